@@ -1,0 +1,33 @@
+export { tf, type Tensor, type Tensor1D, type Tensor2D, type Tensor3D, type Tensor4D, type Variable } from './tf.js';
+export { GazeError, isGazeError } from './errors.js';
+export {
+  AUTO_ORDER,
+  BACKEND_REQUESTS,
+  NATIVE_PACKAGES,
+  initBackend,
+  parseBackendRequest,
+  resolveBackendRequest,
+  type BackendAttempt,
+  type BackendName,
+  type BackendReport,
+  type BackendRequest,
+  type RequestSource,
+} from './backend.js';
+export { locateWasmFiles, WASM_BINARIES, type WasmFiles } from './wasm/locate-wasm-files.js';
+export { ENGINE_KERNELS, engineKernelsFor, registerEngineKernels, type EngineKernel } from './kernels/register.js';
+export { Rng, currentSeed, hash32, rng, seed, unseed } from './seed.js';
+export { resize } from './ops/resize.js';
+export { gaussianBlur, gaussianKernel1d, type BlurOptions } from './ops/gaussian-blur.js';
+export { normalizePerSample } from './ops/normalize.js';
+export { writeDirAtomic, writeFileAtomic } from './io/atomic-write.js';
+export {
+  MODEL_JSON,
+  WEIGHTS_BIN,
+  fileSystemIO,
+  loadLayersModel,
+  loadWeightMap,
+  readModelMetadata,
+  registerFileSystemRouter,
+  saveLayersModel,
+  saveWeightMap,
+} from './io/model-io.js';

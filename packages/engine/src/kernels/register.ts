@@ -1,0 +1,49 @@
+import { tf } from '../tf.js';
+import { avgPoolGrad } from './avg-pool-grad.js';
+import { conv2dBackpropFilter } from './conv2d-backprop-filter.js';
+import { depthwiseConv2dBackpropFilter } from './depthwise-conv2d-backprop-filter.js';
+import { depthwiseConv2dBackpropInput } from './depthwise-conv2d-backprop-input.js';
+import type { KernelArgs } from './kernel-io.js';
+import { maxPoolGrad } from './max-pool-grad.js';
+import { resizeBilinearGrad } from './resize-bilinear-grad.js';
+import { resizeNearestNeighborGrad } from './resize-nearest-neighbor-grad.js';
+import { unsortedSegmentSum } from './unsorted-segment-sum.js';
+
+/** A kernel the engine adds to, or corrects in, a tfjs backend so models train correctly there. */
+export interface EngineKernel {
+  kernelName: string;
+  backends: readonly ('wasm' | 'cpu')[];
+  why: 'missing' | 'replaces-faulty';
+  note: string;
+}
+
+type KernelBody = (args: KernelArgs<string>) => tf.TensorInfo;
+
+const KERNELS: (EngineKernel & { kernelFunc: KernelBody })[] = [
+  { kernelName: 'Conv2DBackpropFilter', backends: ['wasm'], why: 'missing', note: 'gradient of conv2d w.r.t. its filter', kernelFunc: conv2dBackpropFilter },
+  { kernelName: 'DepthwiseConv2dNativeBackpropFilter', backends: ['wasm'], why: 'missing', note: 'gradient of depthwise/separable conv w.r.t. its filter', kernelFunc: depthwiseConv2dBackpropFilter },
+  { kernelName: 'DepthwiseConv2dNativeBackpropInput', backends: ['wasm'], why: 'missing', note: 'gradient of depthwise/separable conv w.r.t. its input', kernelFunc: depthwiseConv2dBackpropInput },
+  { kernelName: 'UnsortedSegmentSum', backends: ['wasm'], why: 'missing', note: 'gradient of gather', kernelFunc: unsortedSegmentSum },
+  { kernelName: 'MaxPoolGrad', backends: ['wasm'], why: 'replaces-faulty', note: 'upstream misroutes windows whose values are all <= 0', kernelFunc: maxPoolGrad },
+  { kernelName: 'ResizeBilinearGrad', backends: ['wasm', 'cpu'], why: 'replaces-faulty', note: 'upstream ignores halfPixelCenters (and cpu swaps H/W)', kernelFunc: resizeBilinearGrad },
+  { kernelName: 'ResizeNearestNeighborGrad', backends: ['wasm', 'cpu'], why: 'replaces-faulty', note: 'upstream ignores halfPixelCenters', kernelFunc: resizeNearestNeighborGrad },
+  { kernelName: 'AvgPoolGrad', backends: ['wasm', 'cpu'], why: 'replaces-faulty', note: "upstream divides border windows by the full area under 'same' padding", kernelFunc: avgPoolGrad },
+];
+
+export const ENGINE_KERNELS: readonly EngineKernel[] = KERNELS.map(({ kernelFunc: _, ...k }) => k);
+
+/** The engine kernels registered on one backend. */
+export function engineKernelsFor(backend: string): EngineKernel[] {
+  return ENGINE_KERNELS.filter((k) => (k.backends as readonly string[]).includes(backend));
+}
+
+/** Registers (or re-registers over upstream) the engine's kernels for `backend`; idempotent. */
+export function registerEngineKernels(backend: 'wasm' | 'cpu'): void {
+  for (const kernel of KERNELS) {
+    if (!(kernel.backends as readonly string[]).includes(backend)) continue;
+    const existing = tf.getKernel(kernel.kernelName, backend);
+    if (existing?.kernelFunc === (kernel.kernelFunc as unknown)) continue;
+    if (existing) tf.unregisterKernel(kernel.kernelName, backend);
+    tf.registerKernel({ kernelName: kernel.kernelName, backendName: backend, kernelFunc: kernel.kernelFunc as unknown as tf.KernelFunc });
+  }
+}

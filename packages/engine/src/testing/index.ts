@@ -1,0 +1,1 @@
+export { assertNoTensorLeak, type LeakCheck } from './memory-guard.js';
