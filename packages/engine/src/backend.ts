@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import * as wasm from '@tensorflow/tfjs-backend-wasm';
 import { GazeError } from './errors.js';
@@ -19,6 +20,16 @@ export const NATIVE_PACKAGES = {
   'tensorflow-gpu': '@tensorflow/tfjs-node-gpu',
   tensorflow: '@tensorflow/tfjs-node',
 } as const;
+
+/** Whether the optional native package behind a TensorFlow backend is installed (not whether it loads). */
+export function nativePackageInstalled(backend: keyof typeof NATIVE_PACKAGES): boolean {
+  try {
+    createRequire(import.meta.url).resolve(NATIVE_PACKAGES[backend]);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 export interface BackendAttempt {
   backend: BackendName;

@@ -5,6 +5,7 @@ export {
   BACKEND_REQUESTS,
   NATIVE_PACKAGES,
   initBackend,
+  nativePackageInstalled,
   parseBackendRequest,
   resolveBackendRequest,
   type BackendAttempt,

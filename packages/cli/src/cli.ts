@@ -1,0 +1,76 @@
+import { readFileSync } from 'node:fs';
+import { BACKEND_REQUESTS, GazeError, isGazeError, resolveBackendRequest, type BackendRequest, type RequestSource } from '@gaze/engine';
+import yargs, { type Argv } from 'yargs';
+import { doctorCommand } from './commands/doctor.js';
+
+/** Where commands write; tests pass their own. */
+export interface CliIO {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+}
+
+export interface GlobalOptions {
+  backend?: string;
+}
+
+/** The backend a command should start: `--backend`, then GAZE_BACKEND, then the config's, then auto. */
+export function backendFrom(argv: GlobalOptions, configBackend?: string): { backend: BackendRequest; source: RequestSource } {
+  const { request, source } = resolveBackendRequest({ flag: argv.backend, config: configBackend });
+  return { backend: request, source };
+}
+
+class UsageError extends Error {}
+
+const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+export function buildCli(io: CliIO): Argv<GlobalOptions> {
+  return yargs()
+    .scriptName('gaze')
+    .usage('$0 <command> [options]\n\nTrain and evaluate explanation methods for CNN image classifiers.')
+    .option('backend', {
+      type: 'string',
+      describe: `tfjs backend: ${BACKEND_REQUESTS.join(' | ')} (overrides GAZE_BACKEND and the config)`,
+      global: true,
+    })
+    .command(doctorCommand(io))
+    .demandCommand(1, 'Name a command (see the list above).')
+    .strict()
+    .recommendCommands()
+    .version(version)
+    .help()
+    .wrap(Math.min(100, process.stdout.columns ?? 100))
+    .exitProcess(false)
+    .fail((message, error) => {
+      if (error) throw error;
+      throw new UsageError(message);
+    }) as Argv<GlobalOptions>;
+}
+
+/**
+ * Runs the CLI and returns the exit code. User errors (GazeError) print as one message with
+ * where and how to fix, no stack; usage errors print the message and help; anything else is a
+ * bug and prints its stack.
+ */
+export async function main(argv: string[], io: CliIO = { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t) }): Promise<number> {
+  const cli = buildCli(io);
+  try {
+    await cli.parseAsync(argv, {}, (error, _parsed, output) => {
+      // yargs hands --help/--version text here instead of printing it (exitProcess is off).
+      if (output && !error) io.stdout(output.endsWith('\n') ? output : output + '\n');
+    });
+    return 0;
+  } catch (error) {
+    if (isGazeError(error)) {
+      io.stderr(`error: ${error.format()}\n`);
+      return 1;
+    }
+    if (error instanceof UsageError) {
+      io.stderr(`${await cli.getHelp()}\n\n${error.message}\n`);
+      return 1;
+    }
+    io.stderr(`internal error (a bug in Gaze, please report it):\n${error instanceof Error ? error.stack : String(error)}\n`);
+    return 2;
+  }
+}
+
+export { GazeError };

@@ -1,0 +1,2 @@
+// Entry point used by bin/gaze.js.
+export { main } from './cli.js';

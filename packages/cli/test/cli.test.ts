@@ -1,0 +1,72 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { main, type DoctorReport } from '../src/index.js';
+
+async function run(argv: string[]) {
+  let stdout = '';
+  let stderr = '';
+  const code = await main(argv, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) });
+  return { code, stdout, stderr };
+}
+
+describe('gaze doctor', () => {
+  it('reports Node, every backend, what auto picks, GPU libraries and datasets', async () => {
+    const { code, stdout } = await run(['doctor']);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^Gaze doctor\n/);
+    expect(stdout).toContain(`node    ${process.version} (linux x64)`);
+    for (const heading of ['Backends', 'Engine kernels', 'GPU', 'Datasets']) expect(stdout).toContain(`\n${heading}`);
+    expect(stdout).toMatch(/\n {2}wasm +available: binaries from .*tfjs-backend-wasm\/dist\/, SIMD on, 1 thread\(s\)\n/);
+    expect(stdout).toMatch(/\n {2}auto picks +\S+: auto picked /);
+    expect(stdout).toMatch(/\n {2}libcudart\.so\.11\.0 +(found|not found)/);
+    expect(stdout).toMatch(/\n {2}fashion-mnist +(found: |not found in \/usr\/share\/datasets\/fashion-mnist; install: apt-get install dataset-fashion-mnist)/);
+  });
+
+  it('prints JSON with --json, honouring --backend', async () => {
+    const { code, stdout } = await run(['doctor', '--json', '--backend', 'cpu']);
+    expect(code).toBe(0);
+    const report = JSON.parse(stdout) as DoctorReport;
+    expect(report.chosen).toMatchObject({ backend: 'cpu', requested: 'cpu', requestedBy: '--backend', reason: 'cpu requested by --backend' });
+    expect(report.backends.map((b) => b.name)).toEqual(['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']);
+    expect(report.backends.find((b) => b.name === 'wasm')).toMatchObject({ status: 'available', simd: true, threads: 1 });
+    expect(report.engineKernels.wasm.map((k) => k.kernelName)).toContain('Conv2DBackpropFilter');
+  });
+});
+
+describe('gaze errors', () => {
+  it('prints a user error with where and how to fix, no stack, exit 1', async () => {
+    const { code, stderr } = await run(['doctor', '--backend', 'webgl']);
+    expect(code).toBe(1);
+    expect(stderr).toBe("error: --backend: unknown backend 'webgl'\n  hint: use one of: auto, tensorflow-gpu, tensorflow, wasm, cpu\n");
+  });
+
+  it('rejects an unknown command with the help text, exit 1', async () => {
+    const { code, stderr } = await run(['bogus']);
+    expect(code).toBe(1);
+    expect(stderr).toContain('gaze <command> [options]');
+    expect(stderr).toMatch(/Unknown argument: bogus/);
+  });
+
+  it('prints the version', async () => {
+    const { code, stdout } = await run(['--version']);
+    expect(code).toBe(0);
+    expect(stdout).toBe('0.1.0\n');
+  });
+});
+
+describe('bin/gaze.js', () => {
+  it('runs from TypeScript source with no build step', async () => {
+    const bin = fileURLToPath(new URL('../bin/gaze.js', import.meta.url));
+    const { stdout } = await promisify(execFile)(process.execPath, [bin, 'doctor', '--backend', 'cpu'], { timeout: 60_000 });
+    expect(stdout).toMatch(/^Gaze doctor\n/);
+    expect(stdout).toMatch(/\n {2}selected +cpu: cpu requested by --backend\n/);
+  });
+
+  it('exits 1 on a user error', async () => {
+    const bin = fileURLToPath(new URL('../bin/gaze.js', import.meta.url));
+    const error = await promisify(execFile)(process.execPath, [bin, 'doctor', '--backend', 'nope']).catch((e: unknown) => e as { code: number; stderr: string });
+    expect(error).toMatchObject({ code: 1, stderr: "error: --backend: unknown backend 'nope'\n  hint: use one of: auto, tensorflow-gpu, tensorflow, wasm, cpu\n" });
+  });
+});
