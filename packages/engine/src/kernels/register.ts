@@ -1,6 +1,7 @@
 import { tf } from '../tf.js';
 import { avgPoolGrad } from './avg-pool-grad.js';
 import { conv2dBackpropFilter } from './conv2d-backprop-filter.js';
+import { conv2dBackpropInput } from './conv2d-backprop-input.js';
 import { depthwiseConv2dBackpropFilter } from './depthwise-conv2d-backprop-filter.js';
 import { depthwiseConv2dBackpropInput } from './depthwise-conv2d-backprop-input.js';
 import type { KernelArgs } from './kernel-io.js';
@@ -8,12 +9,13 @@ import { maxPoolGrad } from './max-pool-grad.js';
 import { resizeBilinearGrad } from './resize-bilinear-grad.js';
 import { resizeNearestNeighborGrad } from './resize-nearest-neighbor-grad.js';
 import { unsortedSegmentSum } from './unsorted-segment-sum.js';
+import { rememberUpstream } from './upstream.js';
 
 /** A kernel the engine adds to, or corrects in, a tfjs backend so models train correctly there. */
 export interface EngineKernel {
   kernelName: string;
   backends: readonly ('wasm' | 'cpu')[];
-  why: 'missing' | 'replaces-faulty';
+  why: 'missing' | 'replaces-faulty' | 'replaces-slow';
   note: string;
 }
 
@@ -24,6 +26,7 @@ const KERNELS: (EngineKernel & { kernelFunc: KernelBody })[] = [
   { kernelName: 'DepthwiseConv2dNativeBackpropFilter', backends: ['wasm'], why: 'missing', note: 'gradient of depthwise/separable conv w.r.t. its filter', kernelFunc: depthwiseConv2dBackpropFilter },
   { kernelName: 'DepthwiseConv2dNativeBackpropInput', backends: ['wasm'], why: 'missing', note: 'gradient of depthwise/separable conv w.r.t. its input', kernelFunc: depthwiseConv2dBackpropInput },
   { kernelName: 'UnsortedSegmentSum', backends: ['wasm'], why: 'missing', note: 'gradient of gather', kernelFunc: unsortedSegmentSum },
+  { kernelName: 'Conv2DBackpropInput', backends: ['wasm'], why: 'replaces-slow', note: 'upstream is a plain loop, ~10x the forward conv; now one XNNPACK conv', kernelFunc: conv2dBackpropInput },
   { kernelName: 'MaxPoolGrad', backends: ['wasm'], why: 'replaces-faulty', note: 'upstream misroutes windows whose values are all <= 0', kernelFunc: maxPoolGrad },
   { kernelName: 'ResizeBilinearGrad', backends: ['wasm', 'cpu'], why: 'replaces-faulty', note: 'upstream ignores halfPixelCenters (and cpu swaps H/W)', kernelFunc: resizeBilinearGrad },
   { kernelName: 'ResizeNearestNeighborGrad', backends: ['wasm', 'cpu'], why: 'replaces-faulty', note: 'upstream ignores halfPixelCenters', kernelFunc: resizeNearestNeighborGrad },
@@ -43,7 +46,18 @@ export function registerEngineKernels(backend: 'wasm' | 'cpu'): void {
     if (!(kernel.backends as readonly string[]).includes(backend)) continue;
     const existing = tf.getKernel(kernel.kernelName, backend);
     if (existing?.kernelFunc === (kernel.kernelFunc as unknown)) continue;
-    if (existing) tf.unregisterKernel(kernel.kernelName, backend);
-    tf.registerKernel({ kernelName: kernel.kernelName, backendName: backend, kernelFunc: kernel.kernelFunc as unknown as tf.KernelFunc });
+    if (existing) {
+      rememberUpstream(kernel.kernelName, backend, existing.kernelFunc);
+      tf.unregisterKernel(kernel.kernelName, backend);
+    }
+    tf.registerKernel({
+      kernelName: kernel.kernelName,
+      backendName: backend,
+      kernelFunc: kernel.kernelFunc as unknown as tf.KernelFunc,
+      // Keep the upstream setup (wasm kernels bind their C++ entry points there) so a
+      // replacement can still fall back to the upstream kernel.
+      setupFunc: existing?.setupFunc,
+      disposeFunc: existing?.disposeFunc,
+    });
   }
 }
