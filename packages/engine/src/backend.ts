@@ -124,6 +124,8 @@ export async function initBackend(
   });
 }
 
+let wasmPathsSet = false;
+
 async function activate(backend: BackendName): Promise<{ threads: number; simd: boolean; detail: string }> {
   switch (backend) {
     case 'tensorflow-gpu':
@@ -134,7 +136,9 @@ async function activate(backend: BackendName): Promise<{ threads: number; simd: 
     }
     case 'wasm': {
       const files = locateWasmFiles();
-      wasm.setWasmPaths(files.dir);
+      // Before the first init only: tfjs reads the binaries once, from this directory.
+      if (!wasmPathsSet) wasm.setWasmPaths(files.dir);
+      wasmPathsSet = true;
       registerEngineKernels('wasm');
       await setTfjsBackend('wasm');
       const simd = Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));

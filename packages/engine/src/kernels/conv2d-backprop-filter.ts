@@ -1,4 +1,5 @@
-import { tf } from '../tf.js';
+import type { tf } from '../tf.js';
+import { convInfoFromAttrs } from './conv-geometry.js';
 import { callKernel, disposeIntermediates, type KernelArgs } from './kernel-io.js';
 
 /**
@@ -16,14 +17,7 @@ export function conv2dBackpropFilter({ inputs, backend, attrs }: KernelArgs<'x' 
   const { x, dy } = inputs;
   const filterShape = attrs.filterShape as [number, number, number, number];
   if (attrs.dataFormat === 'NCHW') throw new Error('Conv2DBackpropFilter on wasm supports NHWC only');
-  const info = tf.backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number],
-    filterShape,
-    attrs.strides as number | [number, number],
-    1,
-    attrs.pad as 'same' | 'valid' | number,
-    attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
-  );
+  const info = convInfoFromAttrs(x.shape, filterShape, attrs);
   const { top, left } = info.padInfo;
   const [kh, kw] = filterShape;
   // Rows the last output position reaches, counted from the padded top; pad or crop to fit kh.

@@ -1,4 +1,5 @@
-import { tf } from '../tf.js';
+import type { tf } from '../tf.js';
+import { convInfoFromAttrs } from './conv-geometry.js';
 import { callKernel, computeOutput, disposeIntermediates, type KernelArgs } from './kernel-io.js';
 import { upstreamKernel } from './upstream.js';
 
@@ -17,14 +18,7 @@ export function conv2dBackpropInput(args: KernelArgs<'dy' | 'filter'>): tf.Tenso
   const { inputs, backend, attrs } = args;
   const { dy, filter } = inputs;
   const inputShape = attrs.inputShape as [number, number, number, number];
-  const info = tf.backend_util.computeConv2DInfo(
-    inputShape,
-    filter.shape as [number, number, number, number],
-    attrs.strides as number | [number, number],
-    1,
-    attrs.pad as 'same' | 'valid' | number,
-    attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
-  );
+  const info = convInfoFromAttrs(inputShape, filter.shape, attrs);
   const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
   const top = kh - 1 - info.padInfo.top;
   const left = kw - 1 - info.padInfo.left;
