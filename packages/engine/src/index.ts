@@ -1,5 +1,5 @@
 export { tf, type Tensor, type Tensor1D, type Tensor2D, type Tensor3D, type Tensor4D, type Variable } from './tf.js';
-export { GazeError, isGazeError } from './errors.js';
+export { GazeError, didYouMean, editDistance, isGazeError } from './errors.js';
 export {
   AUTO_ORDER,
   BACKEND_REQUESTS,

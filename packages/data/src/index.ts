@@ -1,0 +1,22 @@
+export type { Batch, BatchOptions, Box, Dataset, DatasetInfo, Item, Split, SplitName } from './types.js';
+export { SPLIT_NAMES, disposeBatch } from './types.js';
+export { boxArea, boxOfMask, boxesOverlap, clipBox } from './box.js';
+export { makeSplit, UnreadableItemError, type ItemSource, type Pipeline } from './split.js';
+export { TransformSpec, buildTransform, colorJitter, transformedShape, type Transform } from './transforms/transforms.js';
+export { cropItem, flipItem, resizeItem } from './transforms/item-geometry.js';
+export {
+  commonDatasetKeys,
+  createDataset,
+  datasetFactory,
+  datasetTypes,
+  parseConfig,
+  pipelineFor,
+  registerDataset,
+  type DatasetContext,
+  type DatasetFactory,
+} from './registry.js';
+
+// Loaders register themselves on import.
+export { shapesDataset, ShapesConfig } from './loaders/shapes/shapes-dataset.js';
+export { ATTRIBUTE_NAMES as SHAPES_ATTRIBUTE_NAMES, classPairs, distractorPairs } from './loaders/shapes/palette.js';
+export { renderScene, type SceneObject } from './loaders/shapes/render.js';
