@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { BACKEND_REQUESTS, GazeError, isGazeError, resolveBackendRequest, type BackendRequest, type RequestSource } from '@gaze/engine';
 import yargs, { type Argv } from 'yargs';
+import { dataCommand } from './commands/data.js';
 import { doctorCommand } from './commands/doctor.js';
 
 /** Where commands write; tests pass their own. */
@@ -33,6 +34,7 @@ export function buildCli(io: CliIO): Argv<GlobalOptions> {
       global: true,
     })
     .command(doctorCommand(io))
+    .command(dataCommand(io))
     .demandCommand(1, 'Name a command (see the list above).')
     .strict()
     .recommendCommands()

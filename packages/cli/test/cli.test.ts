@@ -70,3 +70,31 @@ describe('bin/gaze.js', () => {
     expect(error).toMatchObject({ code: 1, stderr: "error: --backend: unknown backend 'nope'\n  hint: use one of: auto, tensorflow-gpu, tensorflow, wasm, cpu\n" });
   });
 });
+
+describe('gaze data preview', () => {
+  it('writes grid.png and summary.json for a split, honouring --set', async () => {
+    const { mkdtemp, readFile } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const sharp = (await import('sharp')).default;
+    const out = await mkdtemp(join(tmpdir(), 'gaze-preview-'));
+    const { code, stdout, stderr } = await run(['data', 'preview', '--dataset', 'shapes', '--set', 'splits.val=12', '--set', 'size=32', '--count', '6', '--out', out]);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(stdout).toBe(`shapes val: 12 examples, 8 classes, images 32x32x3\nwrote ${out}/grid.png (6 examples) and ${out}/summary.json\n`);
+    const summary = JSON.parse(await readFile(join(out, 'summary.json'), 'utf8'));
+    expect(summary).toMatchObject({ type: 'shapes', split: 'val', size: 12, imageShape: [32, 32, 3], numClasses: 8, has: { masks: true, boxes: true, attributes: true } });
+    expect(summary.first).toHaveLength(6);
+    expect(Object.values(summary.counts as Record<string, number>).reduce((a, b) => a + b, 0)).toBe(12);
+    expect((await sharp(join(out, 'grid.png')).metadata()).format).toBe('png');
+  });
+
+  it('explains an unknown dataset type and a malformed --set', async () => {
+    const bad = await run(['data', 'preview', '--dataset', 'shapez']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain("error: dataset.type: unknown dataset type 'shapez' (did you mean 'shapes'?)");
+    const set = await run(['data', 'preview', '--dataset', 'shapes', '--set', 'size']);
+    expect(set.code).toBe(1);
+    expect(set.stderr).toContain("error: --set: --set expects key=value, got 'size'");
+  });
+});

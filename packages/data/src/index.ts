@@ -15,6 +15,7 @@ export {
   type DatasetContext,
   type DatasetFactory,
 } from './registry.js';
+export { previewDataset, renderPreviewGrid, summarizeSplit, type DatasetSummary } from './preview.js';
 
 // Loaders register themselves on import.
 export { shapesDataset, ShapesConfig } from './loaders/shapes/shapes-dataset.js';
