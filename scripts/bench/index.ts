@@ -3,6 +3,7 @@
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { tf, writeFileAtomic } from '@gaze/engine';
+import { formatDataBench, runDataBench } from './data.js';
 import { formatEngineBench, runEngineBench } from './engine.js';
 
 const { values } = parseArgs({
@@ -15,13 +16,15 @@ const { values } = parseArgs({
 const started = new Date();
 const engine = await runEngineBench({ quick: values.quick!, log: (l) => console.log(l) });
 console.log('\n' + formatEngineBench(engine) + '\n');
+const data = await runDataBench({ quick: values.quick!, log: (l) => console.log(l) });
+console.log('\n' + formatDataBench(data) + '\n');
 
 const results = {
   date: started.toISOString(),
   mode: values.quick ? 'quick' : 'full',
   machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: +(totalmem() / 1024 ** 3).toFixed(1), node: process.version, platform: `${process.platform} ${process.arch}` },
   versions: { tfjs: tf.version.tfjs },
-  suites: { engine },
+  suites: { engine, data },
 };
 await writeFileAtomic(values.json!, JSON.stringify(results, null, 2) + '\n');
 console.log(`figures written to ${values.json}`);

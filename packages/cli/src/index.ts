@@ -1,4 +1,3 @@
 export { buildCli, main, type CliIO, type GlobalOptions } from './cli.js';
 export { collectDoctorReport, formatDoctorReport, type DoctorReport } from './doctor/report.js';
-export { probeDatasets, KNOWN_DATASETS, type DatasetProbe } from './doctor/datasets.js';
 export { parseLdconfig, probeGpu, GPU_LIBRARIES, type GpuProbe } from './doctor/gpu-libraries.js';

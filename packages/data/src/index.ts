@@ -16,8 +16,12 @@ export {
   type DatasetFactory,
 } from './registry.js';
 export { previewDataset, renderPreviewGrid, summarizeSplit, type DatasetSummary } from './preview.js';
+export { KNOWN_DATASETS, probeDatasets, type DatasetProbe } from './probe.js';
 
 // Loaders register themselves on import.
+export { parseIdx, readIdxGz, type IdxArray } from './loaders/idx.js';
+export { fashionMnistDataset, FashionMnistConfig, FASHION_MNIST_FILES, FASHION_MNIST_CLASSES, DEFAULT_FASHION_MNIST_DIR } from './loaders/fashion-mnist.js';
+export { clutteredDataset, ClutteredConfig, composeClutter, planClutter, type ClutterGeometry, type ClutterLayout } from './loaders/cluttered.js';
 export { shapesDataset, ShapesConfig } from './loaders/shapes/shapes-dataset.js';
 export { ATTRIBUTE_NAMES as SHAPES_ATTRIBUTE_NAMES, classPairs, distractorPairs } from './loaders/shapes/palette.js';
 export { renderScene, type SceneObject } from './loaders/shapes/render.js';

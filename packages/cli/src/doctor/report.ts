@@ -13,7 +13,7 @@ import {
   type EngineKernel,
   type RequestSource,
 } from '@gaze/engine';
-import { probeDatasets, type DatasetProbe } from './datasets.js';
+import { probeDatasets, type DatasetProbe } from '@gaze/data';
 import { probeGpu, type GpuProbe } from './gpu-libraries.js';
 
 export interface BackendStatus {

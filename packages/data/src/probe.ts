@@ -1,18 +1,16 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { DEFAULT_FASHION_MNIST_DIR, FASHION_MNIST_FILES } from './loaders/fashion-mnist.js';
 
-/**
- * Datasets Gaze can find on this machine without configuration. (Moves to @gaze/data's loaders
- * once that package exists, so the loaders and this report share one list.)
- */
-export const KNOWN_DATASETS = [
+/** Datasets a loader finds without configuration, where it looks, and how to install them. */
+export const KNOWN_DATASETS: readonly { name: string; dirs: readonly string[]; files: readonly string[]; install: string }[] = [
   {
     name: 'fashion-mnist',
-    dirs: ['/usr/share/datasets/fashion-mnist'],
-    files: ['train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz', 't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz'],
+    dirs: [DEFAULT_FASHION_MNIST_DIR],
+    files: Object.values(FASHION_MNIST_FILES),
     install: 'apt-get install dataset-fashion-mnist',
   },
-] as const;
+];
 
 export interface DatasetProbe {
   name: string;
@@ -24,7 +22,8 @@ export interface DatasetProbe {
   install: string;
 }
 
-export function probeDatasets(known: readonly { name: string; dirs: readonly string[]; files: readonly string[]; install: string }[] = KNOWN_DATASETS): DatasetProbe[] {
+/** What `gaze doctor` reports: which known datasets are on this machine. */
+export function probeDatasets(known = KNOWN_DATASETS): DatasetProbe[] {
   return known.map(({ name, dirs, files, install }) => {
     const found = dirs.find((d) => files.every((f) => existsSync(join(d, f)))) ?? null;
     const partial = dirs.find((d) => existsSync(d));
