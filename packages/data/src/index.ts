@@ -19,6 +19,10 @@ export { previewDataset, renderPreviewGrid, summarizeSplit, type DatasetSummary 
 export { KNOWN_DATASETS, probeDatasets, type DatasetProbe } from './probe.js';
 
 // Loaders register themselves on import.
+export { decodeImage, fitGeometry, mapBoxes, ImageFit, ImageSize, IMAGE_EXTENSIONS, type DecodeOptions, type DecodedImage, type FitGeometry, type SourceRegion } from './loaders/image-decode.js';
+export { imageFolderDataset, ImageFolderConfig } from './loaders/image-folder.js';
+export { cub200Dataset, Cub200Config, CUB200_FILES, cubClassName } from './loaders/cub200.js';
+export { vocDataset, VocConfig, VOC_CLASSES, parseVocAnnotation, type VocAnnotation } from './loaders/voc.js';
 export { parseIdx, readIdxGz, type IdxArray } from './loaders/idx.js';
 export { fashionMnistDataset, FashionMnistConfig, FASHION_MNIST_FILES, FASHION_MNIST_CLASSES, DEFAULT_FASHION_MNIST_DIR } from './loaders/fashion-mnist.js';
 export { clutteredDataset, ClutteredConfig, composeClutter, planClutter, type ClutterGeometry, type ClutterLayout } from './loaders/cluttered.js';

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { GazeError, writeFileAtomic } from '@gaze/engine';
 import sharp, { type OverlayOptions } from 'sharp';
+import { UnreadableItemError } from './split.js';
 import type { Box, Dataset, Item, SplitName } from './types.js';
 
 /** What `gaze data preview` writes as summary.json. */
@@ -28,13 +29,29 @@ function targetBox(item: Item): Box | null {
   return item.boxes?.find((b) => b.label === item.label) ?? null;
 }
 
-export async function summarizeSplit(dataset: Dataset, split: SplitName, count: number): Promise<{ summary: DatasetSummary; items: Item[] }> {
+/**
+ * The split's class counts and its first `count` readable examples; unreadable ones (a corrupt
+ * file) are passed over and returned in `skipped`, as batching does.
+ */
+export async function summarizeSplit(
+  dataset: Dataset,
+  split: SplitName,
+  count: number,
+): Promise<{ summary: DatasetSummary; items: Item[]; skipped: { id: string; reason: string }[] }> {
   const s = dataset.split(split);
   const { info } = dataset;
   const counts: Record<string, number> = Object.fromEntries(info.classNames.map((n) => [n, 0]));
   for (let i = 0; i < s.size; i++) counts[info.classNames[s.label(i)]]++;
   const items: Item[] = [];
-  for (let i = 0; i < Math.min(count, s.size); i++) items.push(await s.item(i));
+  const skipped: { id: string; reason: string }[] = [];
+  for (let i = 0; i < s.size && items.length < count; i++) {
+    try {
+      items.push(await s.item(i));
+    } catch (e) {
+      if (!(e instanceof UnreadableItemError)) throw e;
+      skipped.push({ id: e.id, reason: e.reason });
+    }
+  }
   return {
     summary: {
       type: info.type,
@@ -48,6 +65,7 @@ export async function summarizeSplit(dataset: Dataset, split: SplitName, count: 
       first: items.map((item) => ({ id: item.id, label: item.label, box: targetBox(item) })),
     },
     items,
+    skipped,
   };
 }
 
@@ -134,14 +152,23 @@ export async function renderPreviewGrid(items: Item[], classNames: string[], att
 
 /**
  * Writes `outDir/grid.png` (the first `count` examples of the split, boxes drawn, class and
- * attributes as captions) and `outDir/summary.json`; returns the summary.
+ * attributes as captions) and `outDir/summary.json`; returns the summary and the unreadable
+ * examples passed over.
  */
-export async function previewDataset(dataset: Dataset, split: SplitName, count: number, outDir: string): Promise<DatasetSummary> {
+export async function previewDataset(
+  dataset: Dataset,
+  split: SplitName,
+  count: number,
+  outDir: string,
+): Promise<{ summary: DatasetSummary; skipped: { id: string; reason: string }[] }> {
   if (!Number.isInteger(count) || count < 1) throw new GazeError(`--count must be a positive integer, got ${count}`);
-  const { summary, items } = await summarizeSplit(dataset, split, count);
-  if (items.length === 0) throw new GazeError(`the ${split} split of ${dataset.info.type} is empty`, { hint: 'preview another split with --split' });
+  const { summary, items, skipped } = await summarizeSplit(dataset, split, count);
+  if (items.length === 0) {
+    const why = skipped.length ? `has no readable examples (${skipped.length} unreadable, first: ${skipped[0].id}: ${skipped[0].reason})` : 'is empty';
+    throw new GazeError(`the ${split} split of ${dataset.info.type} ${why}`, { hint: 'preview another split with --split' });
+  }
   const png = await renderPreviewGrid(items, dataset.info.classNames, dataset.info.attributeNames);
   await writeFileAtomic(join(outDir, 'grid.png'), png);
   await writeFileAtomic(join(outDir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
-  return summary;
+  return { summary, skipped };
 }

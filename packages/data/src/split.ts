@@ -1,6 +1,6 @@
 import { GazeError, Rng, tf } from '@gaze/engine';
 import type { Transform } from './transforms/transforms.js';
-import type { Batch, BatchOptions, DatasetInfo, Item, Split, SplitName } from './types.js';
+import { SPLIT_NAMES, type Batch, type BatchOptions, type Dataset, type DatasetInfo, type Item, type Split, type SplitName } from './types.js';
 
 /** What a loader provides for one split: random access to raw examples. */
 export interface ItemSource {
@@ -141,4 +141,14 @@ export function makeSplit(
       return [...skipped].map(([id, reason]) => ({ id, reason }));
     },
   };
+}
+
+/**
+ * A Dataset whose three splits are `makeSplit` over `sourceFor(name)`; unreadable examples are
+ * logged once each as `<type>: skipped unreadable <id> (<reason>)`.
+ */
+export function datasetFromSources(info: DatasetInfo, pipeline: Pipeline, sourceFor: (name: SplitName) => ItemSource, log?: (line: string) => void): Dataset {
+  const onSkip = log && ((id: string, reason: string) => log(`${info.type}: skipped unreadable ${id} (${reason})`));
+  const splits = Object.fromEntries(SPLIT_NAMES.map((name) => [name, makeSplit(name, sourceFor(name), info, pipeline, { onSkip })])) as Record<SplitName, Split>;
+  return { info, split: (name) => splits[name] };
 }

@@ -1,4 +1,5 @@
 import { initBackend } from '@gaze/engine';
+import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createDataset, renderPreviewGrid, summarizeSplit, type Dataset } from '../src/index.js';
@@ -23,6 +24,19 @@ describe('summarizeSplit', () => {
       expect(f.label).toBe(item.label);
       expect(f.box).toEqual(item.boxes![0]);
     }
+  });
+});
+
+describe('summarizeSplit on files', () => {
+  it('passes over a file that fails to decode and lists the next readable ones', async () => {
+    const root = fileURLToPath(new URL('../../../datasets/image-folder/fixture', import.meta.url));
+    const folder = await createDataset({ type: 'image-folder', root, valFraction: 0, testFraction: 0 }, { seed: 0, log: () => {} });
+    // broken.jpg fails at the header scan; truncated.png only when its pixels are decoded.
+    expect(folder.info.sizes.train).toBe(13);
+    const { summary, items, skipped } = await summarizeSplit(folder, 'train', 5);
+    expect(skipped).toEqual([{ id: 'circle/truncated.png', reason: 'vipspng: libpng read error' }]);
+    expect(items.map((i) => i.id)).toEqual(['circle/c1.png', 'circle/c2.png', 'circle/c3.PNG', 'circle/c4.jpg', 'square/s1.jpg']);
+    expect(summary.first.map((f) => f.label)).toEqual([0, 0, 0, 0, 1]);
   });
 });
 

@@ -31,8 +31,8 @@ function previewCommand(io: CliIO): CommandModule<GlobalOptions, PreviewArgs> {
       const config = applySets({ type: argv.dataset }, argv.set) as { type: string } & Record<string, unknown>;
       const dataset = await createDataset(config, { seed: argv.seed, baseDir: process.cwd(), log: (line) => io.stderr(`${line}\n`), where: 'dataset' });
       const out = resolve(argv.out ?? `runs/preview/${argv.dataset}-${argv.split}`);
-      const summary = await previewDataset(dataset, argv.split, argv.count, out);
-      const skipped = dataset.split(argv.split).skipped;
+      const { summary, skipped } = await previewDataset(dataset, argv.split, argv.count, out);
+      for (const s of skipped) io.stderr(`skipped unreadable ${s.id} (${s.reason})\n`);
       io.stdout(
         `${summary.type} ${summary.split}: ${summary.size} examples, ${summary.numClasses} classes, images ${summary.imageShape.join('x')}` +
           `${skipped.length ? `, ${skipped.length} unreadable skipped` : ''}\n` +

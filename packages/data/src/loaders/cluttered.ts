@@ -2,7 +2,7 @@ import { GazeError, Rng } from '@gaze/engine';
 import { z } from 'zod';
 import { boxOfMask } from '../box.js';
 import { commonDatasetKeys, createDataset, pipelineFor, registerDataset, type DatasetFactory } from '../registry.js';
-import { makeSplit } from '../split.js';
+import { datasetFromSources } from '../split.js';
 import { resizeItem } from '../transforms/item-geometry.js';
 import { SPLIT_NAMES, type Dataset, type DatasetInfo, type Item, type SplitName } from '../types.js';
 
@@ -152,8 +152,10 @@ export const clutteredDataset: DatasetFactory<ClutteredConfig> = {
       sizes,
       source: base.info.source,
     };
-    const splits = Object.fromEntries(
-      SPLIT_NAMES.map((name) => {
+    return datasetFromSources(
+      info,
+      pipeline,
+      (name) => {
         const baseSplit = base.split(name);
         const geometry: ClutterGeometry = { baseSize: baseSplit.size, baseHeight: H, baseWidth: W, canvas: config.canvas, scale: config.scale, fragments: config.fragments, fragmentSize: config.fragmentSize };
         const read = async (i: number): Promise<Item> => {
@@ -162,11 +164,10 @@ export const clutteredDataset: DatasetFactory<ClutteredConfig> = {
           const [object, ...fragments] = await Promise.all([layout.object.source, ...layout.fragments.map((f) => f.source)].map((j) => baseSplit.item(j)));
           return composeClutter(`cluttered/${name}/${i}`, layout, object, fragments, config.canvas, config.fragmentSize, config.threshold);
         };
-        const source = { size: sizes[name], label: (i: number) => baseSplit.label(i % baseSplit.size), read };
-        return [name, makeSplit(name, source, info, pipeline)];
-      }),
-    ) as Record<SplitName, ReturnType<typeof makeSplit>>;
-    return { info, split: (name) => splits[name] };
+        return { size: sizes[name], label: (i: number) => baseSplit.label(i % baseSplit.size), read };
+      },
+      context.log,
+    );
   },
 };
 

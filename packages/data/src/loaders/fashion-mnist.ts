@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { GazeError } from '@gaze/engine';
 import { z } from 'zod';
 import { commonDatasetKeys, pipelineFor, registerDataset, type DatasetContext, type DatasetFactory } from '../registry.js';
-import { makeSplit, type ItemSource } from '../split.js';
+import { datasetFromSources, type ItemSource } from '../split.js';
 import { SPLIT_NAMES, type Dataset, type DatasetInfo, type Item, type SplitName } from '../types.js';
 import { readIdxGz, type IdxArray } from './idx.js';
 
@@ -116,18 +116,14 @@ export const fashionMnistDataset: DatasetFactory<FashionMnistConfig> = {
       sizes: { train: windows.train.size, val: windows.val.size, test: windows.test.size },
       source: dir,
     };
-    const splits = Object.fromEntries(
-      SPLIT_NAMES.map((name) => {
-        const w = windows[name];
-        const source: ItemSource = {
-          size: w.size,
-          label: (i) => w.labels[w.start + i],
-          read: async (i) => toItem(`fashion-mnist/${name}/${i}`, await images[w.file](), (w.start + i) * SIDE * SIDE, w.labels[w.start + i], config.channels),
-        };
-        return [name, makeSplit(name, source, info, pipeline)];
-      }),
-    ) as Record<SplitName, ReturnType<typeof makeSplit>>;
-    return { info, split: (name) => splits[name] };
+    return datasetFromSources(info, pipeline, (name): ItemSource => {
+      const w = windows[name];
+      return {
+        size: w.size,
+        label: (i) => w.labels[w.start + i],
+        read: async (i) => toItem(`fashion-mnist/${name}/${i}`, await images[w.file](), (w.start + i) * SIDE * SIDE, w.labels[w.start + i], config.channels),
+      };
+    });
   },
 };
 

@@ -1,8 +1,8 @@
 import { Rng } from '@gaze/engine';
 import { z } from 'zod';
 import { commonDatasetKeys, pipelineFor, registerDataset, type DatasetFactory } from '../../registry.js';
-import { makeSplit } from '../../split.js';
-import { SPLIT_NAMES, type Dataset, type DatasetInfo, type SplitName } from '../../types.js';
+import { datasetFromSources } from '../../split.js';
+import type { Dataset, DatasetInfo, SplitName } from '../../types.js';
 import { ATTRIBUTE_NAMES, MAX_CLASSES, classPairs, className, distractorPairs } from './palette.js';
 import { renderScene, sceneLabel } from './render.js';
 
@@ -47,22 +47,11 @@ export const shapesDataset: DatasetFactory<ShapesConfig> = {
       sizes: config.splits,
       source: 'procedural',
     };
-    const splits = Object.fromEntries(
-      SPLIT_NAMES.map((name) => [
-        name,
-        makeSplit(
-          name,
-          {
-            size: config.splits[name],
-            label: (i) => sceneLabel(exampleRng(seed, name, i), classes.length),
-            read: (i) => renderScene(exampleRng(seed, name, i), `shapes/${name}/${i}`, scene).item,
-          },
-          info,
-          pipeline,
-        ),
-      ]),
-    ) as Record<SplitName, ReturnType<typeof makeSplit>>;
-    return { info, split: (name) => splits[name] };
+    return datasetFromSources(info, pipeline, (name) => ({
+      size: config.splits[name],
+      label: (i) => sceneLabel(exampleRng(seed, name, i), classes.length),
+      read: (i) => renderScene(exampleRng(seed, name, i), `shapes/${name}/${i}`, scene).item,
+    }));
   },
 };
 

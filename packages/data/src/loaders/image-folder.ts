@@ -1,0 +1,251 @@
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { extname, join, posix, resolve } from 'node:path';
+import { GazeError, hash32 } from '@gaze/engine';
+import { z } from 'zod';
+import { commonDatasetKeys, pipelineFor, registerDataset, type DatasetContext, type DatasetFactory } from '../registry.js';
+import { datasetFromSources, type ItemSource } from '../split.js';
+import { SPLIT_NAMES, type Box, type Dataset, type DatasetInfo, type SplitName } from '../types.js';
+import { IMAGE_EXTENSIONS, ImageFit, ImageSize, decodeFailureReason, decodeImage, imageHeaderSize, mapLimited, sizeHW } from './image-decode.js';
+
+export const ImageFolderConfig = z.strictObject({
+  /** `root/<class>/*.png|jpg|jpeg|webp`, or `root/{train,val,test}/<class>/...`; relative to the config's directory. */
+  root: z.string().min(1),
+  /** Output side, or [H, W]. */
+  size: ImageSize.default(64),
+  fit: ImageFit.default('fill'),
+  /** Share of files (by hash of their path) in `val`: of all files, or of `train/` when the root has split folders without `val/`. */
+  valFraction: z.number().min(0).max(0.9).default(0.1),
+  /** Share of files in `test` when the root has no split folders. */
+  testFraction: z.number().min(0).max(0.9).default(0.1),
+  ...commonDatasetKeys,
+});
+export type ImageFolderConfig = z.infer<typeof ImageFolderConfig>;
+
+const LAYOUT = '<root>/<class>/<image>.{png,jpg,jpeg,webp} or <root>/{train,val,test}/<class>/<image>';
+/** Header reads in flight while scanning (file handles, not CPU, are the limit). */
+const SCAN_CONCURRENCY = 16;
+/** Unreadable files named in the log line; the rest are counted. */
+const LOG_NAMES = 20;
+
+interface FileEntry {
+  /** Path relative to the root with `/` separators: the item id and the key of the CSV files. */
+  rel: string;
+  label: number;
+  split: SplitName;
+}
+
+function subdirectories(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && !d.name.startsWith('.'))
+    .map((d) => d.name)
+    .sort();
+}
+
+function imageFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((d) => d.isFile() && !d.name.startsWith('.') && (IMAGE_EXTENSIONS as readonly string[]).includes(extname(d.name).toLowerCase()))
+    .map((d) => d.name)
+    .sort();
+}
+
+/** A stable number in [0, 1) per path: adding or removing files never moves the others. */
+function pathFraction(rel: string): number {
+  return hash32(rel) / 4294967296;
+}
+
+/** Every image under the root with its class and split. */
+function listFiles(root: string, config: ImageFolderConfig): { classNames: string[]; files: FileEntry[]; layout: 'split folders' | 'class folders' } {
+  const top = subdirectories(root);
+  const splitLayout = top.includes('train') && top.every((d) => (SPLIT_NAMES as readonly string[]).includes(d));
+  if (!splitLayout) {
+    const files = top.flatMap((cls, label) =>
+      imageFiles(join(root, cls)).map((f): FileEntry => {
+        const rel = posix.join(cls, f);
+        const u = pathFraction(rel);
+        return { rel, label, split: u < config.testFraction ? 'test' : u < config.testFraction + config.valFraction ? 'val' : 'train' };
+      }),
+    );
+    return { classNames: top, files, layout: 'class folders' };
+  }
+  const classNames = [...new Set(top.flatMap((s) => subdirectories(join(root, s))))].sort();
+  const files = top.flatMap((split) =>
+    subdirectories(join(root, split)).flatMap((cls) =>
+      imageFiles(join(root, split, cls)).map((f): FileEntry => {
+        const rel = posix.join(split, cls, f);
+        const carve = split === 'train' && !top.includes('val') && pathFraction(rel) < config.valFraction;
+        return { rel, label: classNames.indexOf(cls), split: carve ? 'val' : (split as SplitName) };
+      }),
+    ),
+  );
+  return { classNames, files, layout: 'split folders' };
+}
+
+/** Comma-separated rows with their 1-based line numbers; fields may be double-quoted. */
+function readCsv(path: string): { line: number; fields: string[] }[] {
+  const rows: { line: number; fields: string[] }[] = [];
+  // Spreadsheets often save UTF-8 with a byte-order mark.
+  readFileSync(path, 'utf8')
+    .replace(/^\uFEFF/, '')
+    .split(/\r?\n/)
+    .forEach((text, i) => {
+      if (text.trim() === '') return;
+      const fields: string[] = [];
+      let field = '';
+      let quoted = false;
+      for (let k = 0; k < text.length; k++) {
+        const ch = text[k];
+        if (quoted && ch === '"' && text[k + 1] === '"') {
+          field += '"';
+          k++;
+        } else if (ch === '"') {
+          quoted = !quoted;
+        } else if (ch === ',' && !quoted) {
+          fields.push(field.trim());
+          field = '';
+        } else {
+          field += ch;
+        }
+      }
+      fields.push(field.trim());
+      rows.push({ line: i + 1, fields });
+    });
+  return rows;
+}
+
+function normalizePath(p: string): string {
+  return posix.normalize(p.replace(/\\/g, '/')).replace(/^\.\//, '');
+}
+
+function csvNumber(text: string, path: string, line: number, column: string): number {
+  const v = Number(text);
+  if (text === '' || !Number.isFinite(v)) {
+    throw new GazeError(`'${text}' in column ${column} is not a number`, { where: `${path}:${line}`, hint: 'every value after the path must be a number' });
+  }
+  return v;
+}
+
+/** `boxes.csv`: `path,x0,y0,x1,y1` rows, pixel-edge coordinates of the original image. */
+function readBoxes(path: string): Map<string, Omit<Box, 'label'>[]> {
+  const [header, ...rows] = readCsv(path);
+  const expected = ['path', 'x0', 'y0', 'x1', 'y1'];
+  if (!header || header.fields.map((f) => f.toLowerCase()).join(',') !== expected.join(',')) {
+    throw new GazeError(`boxes.csv must start with the header '${expected.join(',')}'`, { where: `${path}:1`, hint: 'one row per box: image path relative to the root, then pixel-edge coordinates' });
+  }
+  const byPath = new Map<string, Omit<Box, 'label'>[]>();
+  for (const { line, fields } of rows) {
+    if (fields.length !== 5) throw new GazeError(`expected 5 fields, got ${fields.length}`, { where: `${path}:${line}`, hint: `rows are ${expected.join(',')}` });
+    const [x0, y0, x1, y1] = fields.slice(1).map((f, k) => csvNumber(f, path, line, expected[k + 1]));
+    if (!(x1 > x0 && y1 > y0)) throw new GazeError(`box ${x0},${y0},${x1},${y1} is empty: x1 must exceed x0 and y1 exceed y0`, { where: `${path}:${line}` });
+    const key = normalizePath(fields[0]);
+    byPath.set(key, [...(byPath.get(key) ?? []), { x0, y0, x1, y1 }]);
+  }
+  return byPath;
+}
+
+/** `attributes.csv`: `path,<name1>,<name2>,...` rows of numbers. */
+function readAttributes(path: string): { names: string[]; byPath: Map<string, Float32Array> } {
+  const [header, ...rows] = readCsv(path);
+  if (!header || header.fields[0].toLowerCase() !== 'path' || header.fields.length < 2 || header.fields.slice(1).some((n) => n === '')) {
+    throw new GazeError(`attributes.csv must start with a header 'path,<name1>,<name2>,...'`, { where: `${path}:1` });
+  }
+  const names = header.fields.slice(1);
+  const byPath = new Map<string, Float32Array>();
+  for (const { line, fields } of rows) {
+    if (fields.length !== names.length + 1) {
+      throw new GazeError(`expected ${names.length + 1} fields (path and ${names.length} attributes), got ${fields.length}`, { where: `${path}:${line}` });
+    }
+    byPath.set(normalizePath(fields[0]), Float32Array.from(fields.slice(1), (f, k) => csvNumber(f, path, line, names[k])));
+  }
+  return { names, byPath };
+}
+
+function describeSkipped(list: { rel: string; reason: string }[]): string {
+  const named = list.slice(0, LOG_NAMES).map((s) => `${s.rel} (${s.reason})`);
+  const more = list.length > LOG_NAMES ? `, and ${list.length - LOG_NAMES} more` : '';
+  return `image-folder: skipped ${list.length} unreadable file${list.length === 1 ? '' : 's'}: ${named.join(', ')}${more}`;
+}
+
+export const imageFolderDataset: DatasetFactory<ImageFolderConfig> = {
+  type: 'image-folder',
+  describe: 'your images in one folder per class (optional train/val/test folders, boxes.csv, attributes.csv)',
+  configSchema: ImageFolderConfig,
+  async create(config, context: DatasetContext): Promise<Dataset> {
+    const root = resolve(context.baseDir, config.root);
+    if (!existsSync(root) || !statSync(root).isDirectory()) {
+      throw new GazeError(`image folder ${root} not found`, { where: `${context.where}.root`, hint: `expected ${LAYOUT}` });
+    }
+    if (config.valFraction + config.testFraction >= 1) {
+      throw new GazeError(`valFraction ${config.valFraction} + testFraction ${config.testFraction} leaves nothing to train on`, { where: context.where, hint: 'keep their sum below 1' });
+    }
+    const listed = listFiles(root, config);
+    if (listed.files.length === 0) {
+      throw new GazeError(`no images in ${root}`, { where: `${context.where}.root`, hint: `expected ${LAYOUT}` });
+    }
+
+    // Read every header now, so an unreadable file is reported once, up front, not mid-epoch.
+    const unreadable: { rel: string; reason: string }[] = [];
+    const readable = await mapLimited(listed.files, SCAN_CONCURRENCY, async (f) => {
+      try {
+        await imageHeaderSize(join(root, f.rel));
+        return true;
+      } catch (e) {
+        unreadable.push({ rel: f.rel, reason: decodeFailureReason(e) });
+        return false;
+      }
+    });
+    const files = listed.files.filter((_, i) => readable[i]);
+    if (unreadable.length > 0) context.log(describeSkipped(unreadable.sort((a, b) => (a.rel < b.rel ? -1 : 1))));
+
+    const known = new Set(listed.files.map((f) => f.rel));
+    const boxesPath = join(root, 'boxes.csv');
+    const boxes = existsSync(boxesPath) ? readBoxes(boxesPath) : undefined;
+    const attributesPath = join(root, 'attributes.csv');
+    const attributes = existsSync(attributesPath) ? readAttributes(attributesPath) : undefined;
+    for (const [name, keys] of [['boxes.csv', boxes?.keys()], ['attributes.csv', attributes?.byPath.keys()]] as const) {
+      const stray = [...(keys ?? [])].filter((k) => !known.has(k));
+      if (stray.length > 0) context.log(`image-folder: ${name} names ${stray.length} path(s) not among the images, ignored: ${stray.slice(0, LOG_NAMES).join(', ')}`);
+    }
+    if (attributes) {
+      const without = files.filter((f) => !attributes.byPath.has(f.rel)).length;
+      if (without > 0) context.log(`image-folder: ${without} image(s) have no row in attributes.csv; their attributes are all 0`);
+    }
+
+    const bySplit = Object.fromEntries(SPLIT_NAMES.map((s) => [s, files.filter((f) => f.split === s)])) as Record<SplitName, FileEntry[]>;
+    if (bySplit.train.length === 0) {
+      throw new GazeError(`the train split of ${root} is empty (${files.length} readable images in all)`, { where: `${context.where}.root`, hint: 'add images, or lower valFraction/testFraction' });
+    }
+    const [H, W] = sizeHW(config.size);
+    const { pipeline, imageShape } = pipelineFor(config, [H, W, 3], context.where);
+    const info: DatasetInfo = {
+      type: 'image-folder',
+      classNames: listed.classNames,
+      numClasses: listed.classNames.length,
+      imageShape,
+      attributeNames: attributes?.names,
+      has: { masks: false, boxes: boxes !== undefined, attributes: attributes !== undefined, multiLabel: false },
+      sizes: { train: bySplit.train.length, val: bySplit.val.length, test: bySplit.test.length },
+      source: root,
+    };
+    const noAttributes = new Float32Array(attributes?.names.length ?? 0);
+    return datasetFromSources(
+      info,
+      pipeline,
+      (name): ItemSource => {
+        const list = bySplit[name];
+        return {
+          size: list.length,
+          label: (i) => list[i].label,
+          read: async (i) => {
+            const f = list[i];
+            const fileBoxes = boxes && (boxes.get(f.rel) ?? []).map((b) => ({ ...b, label: f.label }));
+            const decoded = await decodeImage(join(root, f.rel), f.rel, { size: [H, W], fit: config.fit, boxes: fileBoxes });
+            return { ...decoded, label: f.label, attributes: attributes && (attributes.byPath.get(f.rel) ?? noAttributes).slice() };
+          },
+        };
+      },
+      context.log,
+    );
+  },
+};
+
+registerDataset(imageFolderDataset);
