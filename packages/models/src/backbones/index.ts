@@ -1,0 +1,16 @@
+// Each backbone registers itself when imported.
+export {
+  backboneFactory,
+  backboneTypes,
+  createClassifier,
+  loadClassifier,
+  parseBackboneConfig,
+  registerBackbone,
+  type BackboneContext,
+  type BackboneFactory,
+} from './registry.js';
+export { CLASSIFIER_METADATA_KEY, ClassifierSpec, LayersClassifier } from './layers-classifier.js';
+export { Preprocess, applyPreprocess } from './preprocess.js';
+export { VggSmallConfig, vggSmall, vggSmallBackbone } from './vgg-small.js';
+export { ResnetSmallConfig, resnetSmall, resnetSmallBackbone } from './resnet-small.js';
+export { LayersModelConfig, layersModel, layersModelBackbone } from './layers-model.js';

@@ -1,0 +1,159 @@
+import { GazeError, didYouMean, saveLayersModel, tf } from '@gaze/engine';
+import { z } from 'zod';
+import type { Classifier, ForwardOptions } from '../classifier.js';
+import { Preprocess, applyPreprocess } from './preprocess.js';
+
+/** The key under `userDefinedMetadata` in model.json where a saved classifier keeps its spec. */
+export const CLASSIFIER_METADATA_KEY = 'gazeClassifier';
+export const CLASSIFIER_FORMAT_VERSION = 1;
+
+/**
+ * Everything besides the LayersModel that makes it a Classifier: which layer outputs are the taps
+ * and the logits, and the input preprocessing. It is saved next to the model (as model.json
+ * metadata) so `loadClassifier` rebuilds the same classifier.
+ */
+export const ClassifierSpec = z.object({
+  version: z.literal(CLASSIFIER_FORMAT_VERSION),
+  type: z.string(),
+  inputShape: z.tuple([z.int(), z.int(), z.int()]),
+  numClasses: z.int().positive(),
+  /** Tap name -> the layer whose output it is, in forward order. */
+  taps: z.array(z.object({ name: z.string(), layer: z.string() })),
+  /**
+   * Where the logits come from: a layer's output, or (`input`) the input of an activation layer,
+   * e.g. the scores a separate softmax layer would normalize.
+   */
+  logits: z.object({ layer: z.string(), from: z.enum(['output', 'input']) }),
+  preprocess: Preprocess,
+  /** The backbone config it was built from, for the record. */
+  config: z.unknown().optional(),
+});
+export type ClassifierSpec = z.infer<typeof ClassifierSpec>;
+
+/**
+ * A Classifier over a tfjs LayersModel: vgg-small and resnet-small build one, layers-model loads
+ * one. Each set of requested outputs gets one multi-output model over the same layers (cached),
+ * so logits and taps come from a single pass and the executor frees what nothing asked for.
+ */
+export class LayersClassifier implements Classifier {
+  readonly type: string;
+  readonly inputShape: [number, number, number];
+  readonly numClasses: number;
+  readonly taps: string[];
+  readonly trainableWeights: tf.Variable[];
+  readonly weights: tf.Variable[];
+  readonly parameterCount: number;
+  private readonly tapTensors = new Map<string, tf.SymbolicTensor>();
+  private readonly logitsTensor: tf.SymbolicTensor;
+  private readonly graphs = new Map<string, tf.LayersModel>();
+  private disposed = false;
+
+  constructor(
+    /** The whole network, input -> ... -> the model's own outputs; owns the layers. */
+    readonly model: tf.LayersModel,
+    readonly spec: ClassifierSpec,
+  ) {
+    this.type = spec.type;
+    this.inputShape = [...spec.inputShape];
+    this.numClasses = spec.numClasses;
+    this.taps = spec.taps.map((t) => t.name);
+    for (const tap of spec.taps) this.tapTensors.set(tap.name, layerOutput(model, tap.layer));
+    const logitsLayer = model.getLayer(spec.logits.layer);
+    this.logitsTensor = spec.logits.from === 'output' ? layerOutput(model, spec.logits.layer) : (logitsLayer.input as tf.SymbolicTensor);
+    // LayerVariable.read() is the tf.Variable itself; its identity survives setWeights/assign.
+    this.trainableWeights = model.trainableWeights.map((w) => w.read() as tf.Variable);
+    this.weights = model.weights.map((w) => w.read() as tf.Variable);
+    this.parameterCount = this.trainableWeights.reduce((n, w) => n + w.size, 0);
+  }
+
+  // x: [B,H,W,C] in [0,1] -> [B,numClasses]
+  logits(x: tf.Tensor4D, options: ForwardOptions = {}): tf.Tensor2D {
+    return this.forward(x, [], options).logits;
+  }
+
+  // x: [B,H,W,C] in [0,1] -> name -> [B,h,w,c]
+  features(x: tf.Tensor4D, taps: string[], options: ForwardOptions = {}): Record<string, tf.Tensor4D> {
+    this.checkTaps(taps);
+    if (taps.length === 0) return {};
+    return tf.tidy(() => this.run(x, taps, false, options).features);
+  }
+
+  // x: [B,H,W,C] in [0,1] -> logits [B,numClasses] and name -> [B,h,w,c]
+  forward(x: tf.Tensor4D, taps: string[], options: ForwardOptions = {}): { logits: tf.Tensor2D; features: Record<string, tf.Tensor4D> } {
+    this.checkTaps(taps);
+    return tf.tidy(() => {
+      const { logits, features } = this.run(x, taps, true, options);
+      return { logits: logits!, features };
+    });
+  }
+
+  async save(dir: string): Promise<void> {
+    this.assertAlive();
+    await saveLayersModel(this.model, dir, { [CLASSIFIER_METADATA_KEY]: this.spec });
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    // The cached graphs share the model's layers; disposing the model frees every variable.
+    this.graphs.clear();
+    this.model.dispose();
+  }
+
+  private run(x: tf.Tensor4D, taps: string[], withLogits: boolean, options: ForwardOptions) {
+    this.assertAlive();
+    this.checkInput(x);
+    const unique = [...new Set(taps)];
+    const graph = this.graph(unique, withLogits);
+    const z = applyPreprocess(x, this.spec.preprocess);
+    const out = graph.apply(z, { training: options.training ?? false });
+    const list = Array.isArray(out) ? out : [out];
+    const offset = withLogits ? 1 : 0;
+    const features: Record<string, tf.Tensor4D> = {};
+    unique.forEach((name, i) => (features[name] = list[offset + i] as tf.Tensor4D));
+    return { logits: withLogits ? (list[0] as tf.Tensor2D) : undefined, features };
+  }
+
+  /** The model from the input to [logits?, ...taps], built once per set of outputs. */
+  private graph(taps: string[], withLogits: boolean): tf.LayersModel {
+    const key = `${withLogits ? 'logits|' : ''}${taps.join('|')}`;
+    let graph = this.graphs.get(key);
+    if (!graph) {
+      const outputs = [...(withLogits ? [this.logitsTensor] : []), ...taps.map((t) => this.tapTensors.get(t)!)];
+      graph = tf.model({ inputs: this.model.inputs, outputs });
+      this.graphs.set(key, graph);
+    }
+    return graph;
+  }
+
+  private checkTaps(taps: string[]): void {
+    for (const tap of taps) {
+      if (this.tapTensors.has(tap)) continue;
+      const guess = didYouMean(tap, this.taps);
+      throw new GazeError(`${this.type} has no tap '${tap}'${guess ? ` (did you mean '${guess}'?)` : ''}`, {
+        hint: `its taps are: ${this.taps.join(', ')}`,
+      });
+    }
+  }
+
+  private checkInput(x: tf.Tensor): void {
+    const [h, w, c] = this.inputShape;
+    if (x.rank !== 4 || x.shape[1] !== h || x.shape[2] !== w || x.shape[3] !== c) {
+      throw new GazeError(`${this.type} takes [B,${h},${w},${c}] images, got [${x.shape.join(',')}]`, {
+        hint: 'resize the images in the dataset config (transforms: [{ type: resize, size: [H, W] }]) to the size the classifier was built for',
+      });
+    }
+  }
+
+  private assertAlive(): void {
+    if (this.disposed) throw new Error(`this ${this.type} classifier was disposed`);
+  }
+}
+
+/** The output of a layer that is applied once in `model`. */
+export function layerOutput(model: tf.LayersModel, name: string): tf.SymbolicTensor {
+  const layer = model.getLayer(name);
+  const out = layer.inboundNodes.length > 1 ? layer.getOutputAt(0) : layer.output;
+  if (Array.isArray(out)) throw new Error(`layer '${name}' has ${out.length} outputs; a tap or logits layer needs one`);
+  return out;
+}
