@@ -1,0 +1,16 @@
+export type { EpochRecord, MetricRow, ReportChart, RunReportInput, RunSummary } from './types.js';
+export { CHART_CONFIG, CHART_FONT, PNG_DENSITY, chartSvg, renderChart, svgToPng, type RenderedChart } from './render-chart.js';
+export { CURVE_PANEL, trainingCurvesSpec } from './training-curves.js';
+export { BAR_PANEL, errorExtent, metricBarsSpec, type MetricBarRow, type MetricBarsOptions } from './metric-bars.js';
+export { csvField, csvNumber, formatCsv, parseCsv, type CsvCell } from './csv.js';
+export { METRICS_CSV_HEADER, metricsCsv, metricsJson, parseMetricsCsv, readMetricsCsv } from './metrics-csv.js';
+export { metricsPivot, metricsTidy } from './metrics-table.js';
+export { DISPLAY_DIGITS, formatValue, formatWithCi } from './format-value.js';
+export type { TextTable } from './text-table.js';
+export { escapeMarkdown, markdownFence, markdownTable } from './markdown.js';
+export { REPORT_CSP, escapeHtml, htmlFigure, htmlPage, htmlTable, inlineSvg } from './html.js';
+export { envTable } from './env-table.js';
+export { BUILTIN_RUN_CHARTS, runReportHtml, runReportMarkdown, writeRunReport } from './run-report.js';
+export { incompleteBeta, lnGamma, studentTCdf, studentTQuantile } from './student-t.js';
+export { SUMMARY_CI_LEVEL, aggregateRuns, paramText, pointLabel, type AggregateTable, type SummaryRow } from './aggregate.js';
+export { SUMMARY_COLUMNS, paramColumn, summaryCsv, writeAggregateReport } from './aggregate-report.js';
