@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 // One vitest setup for every package: resolve workspace packages to their TypeScript source,
@@ -9,6 +10,8 @@ export function packageTestConfig() {
     ssr: { resolve: { conditions: ['@gaze/source'] } },
     test: {
       include: ['test/**/*.test.ts'],
+      passWithNoTests: true,
+      globalSetup: [fileURLToPath(new URL('./vitest.temp-dir.ts', import.meta.url))],
       pool: 'forks',
       testTimeout: 120_000,
       hookTimeout: 120_000,

@@ -3,11 +3,26 @@ import { BACKEND_REQUESTS, GazeError, isGazeError, resolveBackendRequest, type B
 import yargs, { type Argv } from 'yargs';
 import { dataCommand } from './commands/data.js';
 import { doctorCommand } from './commands/doctor.js';
+import { reportCommand } from './commands/report.js';
+import { runCommand } from './commands/run.js';
+import { validateCommand } from './commands/validate.js';
 
 /** Where commands write; tests pass their own. */
 export interface CliIO {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
+  /** Draw progress bars (stderr is a terminal); plain lines otherwise. */
+  tty?: boolean;
+}
+
+/** Ends a command with an exit code and a message that is not an error (e.g. interrupted by Ctrl-C). */
+export class CommandExit extends Error {
+  constructor(
+    readonly code: number,
+    readonly text: string,
+  ) {
+    super(text);
+  }
 }
 
 export interface GlobalOptions {
@@ -33,8 +48,11 @@ export function buildCli(io: CliIO): Argv<GlobalOptions> {
       describe: `tfjs backend: ${BACKEND_REQUESTS.join(' | ')} (overrides GAZE_BACKEND and the config)`,
       global: true,
     })
-    .command(doctorCommand(io))
+    .command(runCommand(io))
+    .command(validateCommand(io))
+    .command(reportCommand(io))
     .command(dataCommand(io))
+    .command(doctorCommand(io))
     .demandCommand(1, 'Name a command (see the list above).')
     .strict()
     .recommendCommands()
@@ -53,7 +71,10 @@ export function buildCli(io: CliIO): Argv<GlobalOptions> {
  * where and how to fix, no stack; usage errors print the message and help; anything else is a
  * bug and prints its stack.
  */
-export async function main(argv: string[], io: CliIO = { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t) }): Promise<number> {
+export async function main(
+  argv: string[],
+  io: CliIO = { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t), tty: process.stderr.isTTY === true },
+): Promise<number> {
   const cli = buildCli(io);
   try {
     await cli.parseAsync(argv, {}, (error, _parsed, output) => {
@@ -62,6 +83,10 @@ export async function main(argv: string[], io: CliIO = { stdout: (t) => process.
     });
     return 0;
   } catch (error) {
+    if (error instanceof CommandExit) {
+      io.stderr(error.text);
+      return error.code;
+    }
     if (isGazeError(error)) {
       io.stderr(`error: ${error.format()}\n`);
       return 1;

@@ -1,9 +1,9 @@
 import { resolve } from 'node:path';
 import { createDataset, datasetTypes, previewDataset, SPLIT_NAMES, type SplitName } from '@gaze/data';
 import { initBackend } from '@gaze/engine';
+import { parseSet, setPath } from '@gaze/runner';
 import type { Argv, CommandModule } from 'yargs';
 import { backendFrom, type CliIO, type GlobalOptions } from '../cli.js';
-import { applySets } from '../set-option.js';
 
 interface PreviewArgs extends GlobalOptions {
   dataset: string;
@@ -28,7 +28,11 @@ function previewCommand(io: CliIO): CommandModule<GlobalOptions, PreviewArgs> {
         .option('seed', { type: 'number', default: 0, describe: 'dataset seed' }) as Argv<PreviewArgs>,
     handler: async (argv) => {
       await initBackend(backendFrom(argv).backend, { source: backendFrom(argv).source });
-      const config = applySets({ type: argv.dataset }, argv.set) as { type: string } & Record<string, unknown>;
+      const config: { type: string } & Record<string, unknown> = { type: argv.dataset };
+      for (const set of argv.set) {
+        const { path, value } = parseSet(set);
+        setPath(config, path, value);
+      }
       const dataset = await createDataset(config, { seed: argv.seed, baseDir: process.cwd(), log: (line) => io.stderr(`${line}\n`), where: 'dataset' });
       const out = resolve(argv.out ?? `runs/preview/${argv.dataset}-${argv.split}`);
       const { summary, skipped } = await previewDataset(dataset, argv.split, argv.count, out);

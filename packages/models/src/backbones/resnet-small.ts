@@ -1,10 +1,9 @@
 import { tf } from '@gaze/engine';
 import { z } from 'zod';
 import type { Classifier } from '../classifier.js';
-import { CLASSIFIER_FORMAT_VERSION, LayersClassifier } from './layers-classifier.js';
 import { checkPreprocess, meanStdKeys } from './preprocess.js';
 import { registerBackbone, type BackboneContext, type BackboneFactory } from './registry.js';
-import { BATCH_NORM, apply, seededInit } from './seeded-init.js';
+import { BATCH_NORM, apply, gapDenseClassifier, seededInit } from './seeded-init.js';
 
 export const ResnetSmallConfig = z.strictObject({
   /** Output channels of each stage; the stem has the first stage's. One tap per stage. */
@@ -48,19 +47,7 @@ export async function resnetSmall(config: ResnetSmallConfig, ctx: BackboneContex
     }
     taps.push({ name: `stage${s + 1}`, layer: `stage${s + 1}_block${config.blocksPerStage}_out` });
   });
-  x = apply(tf.layers.globalAveragePooling2d({ name: 'gap' }), x);
-  const logits = apply(tf.layers.dense({ name: 'logits', units: ctx.numClasses, kernelInitializer: init.dense() }), x);
-  const model = tf.model({ name: 'resnet_small', inputs: input, outputs: logits });
-  return new LayersClassifier(model, {
-    version: CLASSIFIER_FORMAT_VERSION,
-    type: 'resnet-small',
-    inputShape: [h, w, c],
-    numClasses: ctx.numClasses,
-    taps,
-    logits: { layer: 'logits', from: 'output' },
-    preprocess: { scale: 1, mean: config.mean, std: config.std, channelOrder: 'rgb' },
-    config,
-  });
+  return gapDenseClassifier({ type: 'resnet-small', modelName: 'resnet_small', input, features: x, taps, numClasses: ctx.numClasses, init, config });
 }
 
 export const resnetSmallBackbone: BackboneFactory<ResnetSmallConfig> = {

@@ -1,10 +1,9 @@
 import { GazeError, tf } from '@gaze/engine';
 import { z } from 'zod';
 import type { Classifier } from '../classifier.js';
-import { CLASSIFIER_FORMAT_VERSION, LayersClassifier } from './layers-classifier.js';
 import { checkPreprocess, meanStdKeys } from './preprocess.js';
 import { registerBackbone, type BackboneContext, type BackboneFactory } from './registry.js';
-import { BATCH_NORM, apply, seededInit } from './seeded-init.js';
+import { BATCH_NORM, apply, gapDenseClassifier, seededInit } from './seeded-init.js';
 
 export const VggSmallConfig = z.strictObject({
   /** Output channels of each block; one block (and one tap) per entry. */
@@ -61,20 +60,7 @@ export async function vggSmall(config: VggSmallConfig, ctx: BackboneContext): Pr
     x = apply(tf.layers.maxPooling2d({ name: `${block}_pool`, poolSize: 2, strides: 2 }), x);
     taps.push({ name: block, layer: `${block}_pool` });
   });
-  x = apply(tf.layers.globalAveragePooling2d({ name: 'gap' }), x);
-  if (config.dropout > 0) x = apply(tf.layers.dropout({ name: 'dropout', rate: config.dropout }), x);
-  const logits = apply(tf.layers.dense({ name: 'logits', units: ctx.numClasses, kernelInitializer: init.dense() }), x);
-  const model = tf.model({ name: 'vgg_small', inputs: input, outputs: logits });
-  return new LayersClassifier(model, {
-    version: CLASSIFIER_FORMAT_VERSION,
-    type: 'vgg-small',
-    inputShape: [h, w, c],
-    numClasses: ctx.numClasses,
-    taps,
-    logits: { layer: 'logits', from: 'output' },
-    preprocess: { scale: 1, mean: config.mean, std: config.std, channelOrder: 'rgb' },
-    config,
-  });
+  return gapDenseClassifier({ type: 'vgg-small', modelName: 'vgg_small', input, features: x, taps, numClasses: ctx.numClasses, init, dropout: config.dropout, config });
 }
 
 export const vggSmallBackbone: BackboneFactory<VggSmallConfig> = {

@@ -1,0 +1,159 @@
+import { dirname, resolve } from 'node:path';
+import { datasetFactory, datasetTypes } from '@gaze/data';
+import { didYouMean } from '@gaze/engine';
+import { backboneFactory, backboneTypes } from '@gaze/models';
+import { stringify } from 'yaml';
+import type { z } from 'zod';
+import { componentNoun, componentTypes, type ComponentSection } from '../components.js';
+import { composeConfig, setPath } from './compose.js';
+import { ExperimentConfigShape, type ExperimentConfig } from './schema.js';
+import { ConfigError, displayPath, type ConfigProblem } from './yaml-source.js';
+import { makeLocator, problemsFromIssues, type Locator } from './zod-problems.js';
+
+/** A validated experiment: the typed config with every default filled in, and where it came from. */
+export interface LoadedConfig {
+  /** The experiment file, absolute. */
+  file: string;
+  /** Relative paths in the config (dataset roots, model paths) resolve against this: the file's folder. */
+  baseDir: string;
+  config: ExperimentConfig;
+  /** The composed value before validation (sweep points and variants are applied to it). */
+  raw: Record<string, unknown>;
+  /** The experiment file and every fragment it extends. */
+  files: string[];
+}
+
+interface Section {
+  types: () => string[];
+  schemaOf: (type: string) => z.ZodType | undefined;
+  noun: string;
+}
+
+const DATASETS: Section = {
+  types: datasetTypes,
+  schemaOf: (type) => (datasetTypes().includes(type) ? datasetFactory(type).configSchema : undefined),
+  noun: 'dataset',
+};
+const BACKBONES: Section = {
+  types: backboneTypes,
+  schemaOf: (type) => (backboneTypes().includes(type) ? backboneFactory(type).configSchema : undefined),
+  noun: 'backbone',
+};
+
+function componentSection(section: ComponentSection): Section {
+  return {
+    types: () => componentTypes(section).map((c) => c.type),
+    schemaOf: (type) => componentTypes(section).find((c) => c.type === type)?.configSchema,
+    noun: componentNoun(section),
+  };
+}
+
+/** Checks one `{type, ...keys}` entry against its component's schema; returns the entry with defaults. */
+function checkTyped(entry: Record<string, unknown>, path: (string | number)[], section: Section, locate: Locator, problems: ConfigProblem[], keep: string[] = ['type']): Record<string, unknown> {
+  const type = String(entry.type);
+  const schema = section.schemaOf(type);
+  if (!schema) {
+    const types = section.types();
+    const guess = didYouMean(type, types);
+    problems.push({
+      where: `${locate([...path, 'type'], 'value')} ${[...path, 'type'].join('.')}`,
+      message: `unknown ${section.noun} type '${type}'${guess ? ` (did you mean '${guess}'?)` : ''}`,
+      hint: types.length ? `use one of: ${types.join(', ')}` : `this version of Gaze has no ${section.noun} types yet`,
+    });
+    return entry;
+  }
+  const own = Object.fromEntries(Object.entries(entry).filter(([k]) => !keep.includes(k)));
+  const result = schema.safeParse(own);
+  if (!result.success) {
+    problems.push(...problemsFromIssues(result.error.issues, schema, own, path, locate));
+    return entry;
+  }
+  const kept = Object.fromEntries(keep.filter((k) => entry[k] !== undefined).map((k) => [k, entry[k]]));
+  return { ...kept, ...(result.data as Record<string, unknown>) };
+}
+
+/** Validates a composed config value; returns the typed config (defaults filled) and every problem. */
+export function validateConfigValue(value: Record<string, unknown>, locate: Locator): { config?: ExperimentConfig; problems: ConfigProblem[] } {
+  const problems: ConfigProblem[] = [];
+  const result = ExperimentConfigShape.safeParse(value);
+  if (!result.success) problems.push(...problemsFromIssues(result.error.issues, ExperimentConfigShape, value, [], locate));
+  const parsed = result.success ? result.data : undefined;
+
+  // The component sections are checked even when another section failed, so one pass shows all.
+  const raw = value as Record<string, unknown>;
+  const typed = (v: unknown): v is Record<string, unknown> & { type: string } => typeof v === 'object' && v !== null && typeof (v as { type?: unknown }).type === 'string';
+  const dataset = typed(raw.dataset) ? checkTyped(raw.dataset, ['dataset'], DATASETS, locate, problems) : undefined;
+  const backbone = typed(raw.backbone) ? checkTyped(raw.backbone, ['backbone'], BACKBONES, locate, problems) : undefined;
+  const lists: Partial<Record<ComponentSection, Record<string, unknown>[]>> = {};
+  for (const section of ['heads', 'explainers', 'evaluation'] as const) {
+    const entries = raw[section];
+    if (!Array.isArray(entries)) continue;
+    lists[section] = entries.map((e, i) => (typed(e) ? checkTyped(e, [section, i], componentSection(section), locate, problems, ['type', 'name']) : e));
+    const names = lists[section]!.map((e) => String(e.name ?? e.type));
+    names.forEach((n, i) => {
+      if (names.indexOf(n) !== i) {
+        problems.push({ where: `${locate([section, i], 'value')} ${section}.${i}`, message: `two ${componentNoun(section)}s are called '${n}'`, hint: 'give one of them a different name: (it labels the rows of metrics.csv)' });
+      }
+    });
+  }
+  if (problems.length > 0 || !parsed) return { problems };
+  return {
+    config: {
+      ...parsed,
+      dataset: dataset as ExperimentConfig['dataset'],
+      backbone: backbone as ExperimentConfig['backbone'],
+      heads: (lists.heads ?? []) as ExperimentConfig['heads'],
+      explainers: (lists.explainers ?? []) as ExperimentConfig['explainers'],
+      evaluation: (lists.evaluation ?? []) as ExperimentConfig['evaluation'],
+    },
+    problems,
+  };
+}
+
+/**
+ * Reads, composes and validates an experiment file. Every problem (YAML syntax, unknown keys,
+ * wrong types, unknown component types, bad sweep or ablation keys) is collected and thrown
+ * together as one `ConfigError`, each with file:line:col and key path.
+ */
+export function loadExperimentConfig(file: string, options: { sets?: readonly string[] } = {}): LoadedConfig {
+  const composed = composeConfig(file, options.sets ?? []);
+  const locate = makeLocator(composed.locations, displayPath(resolve(file)));
+  const { config, problems } = validateConfigValue(composed.value, locate);
+  const all = [...composed.problems];
+  // A YAML syntax error usually also spoils the values on its lines: report the syntax error only.
+  const spoiled = (where: string) => {
+    const m = /^(.*):(\d+):\d+ /.exec(where);
+    return m !== null && composed.problems.some((p) => p.span && p.span.file === m[1] && Number(m[2]) >= p.span.from && Number(m[2]) <= p.span.to);
+  };
+  for (const p of problems) if (!spoiled(p.where)) all.push(p);
+  if (config) {
+    // Each sweep point and ablation variant must itself be a valid config.
+    for (const point of overridesToCheck(config)) {
+      const value = structuredClone(composed.value);
+      delete value.sweep;
+      delete value.ablation;
+      for (const [path, v] of Object.entries(point.set)) setPath(value, path.split('.'), v);
+      const check = validateConfigValue(value, () => locate(point.path, 'value'));
+      all.push(...check.problems.map((p) => ({ ...p, message: `${p.message} (in ${point.what})` })));
+    }
+  }
+  if (all.length > 0 || !config) throw new ConfigError(all);
+  const path = resolve(file);
+  return { file: path, baseDir: dirname(path), config, raw: composed.value, files: composed.files };
+}
+
+/** Each override a sweep or ablation makes, with where it is written. */
+function overridesToCheck(config: ExperimentConfig): { path: (string | number)[]; what: string; set: Record<string, unknown> }[] {
+  const out: { path: (string | number)[]; what: string; set: Record<string, unknown> }[] = [];
+  for (const [key, values] of Object.entries(config.sweep?.grid ?? {})) {
+    values.forEach((v, i) => out.push({ path: ['sweep', 'grid', key, i], what: `sweep value ${key}=${JSON.stringify(v)}`, set: { [key]: v } }));
+  }
+  config.ablation.forEach((a, i) => out.push({ path: ['ablation', i, 'set'], what: `ablation variant '${a.name}'`, set: a.set }));
+  return out;
+}
+
+/** The config of one run as written to config.resolved.yaml: every default filled, no sweep/ablation blocks. */
+export function resolvedYaml(config: ExperimentConfig): string {
+  const { sweep: _sweep, ablation: _ablation, ...rest } = config;
+  return stringify(rest, { lineWidth: 0 });
+}

@@ -1,0 +1,74 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdir, rename, rm, symlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeFileAtomic } from '@gaze/engine';
+
+/** A run's bookkeeping, `run.json` in its directory: what it is and how far it got. */
+export interface RunRecord {
+  runId: string;
+  experiment: string;
+  /** Runs launched together by one `gaze run` (a sweep or ablation) share it. */
+  sweepId: string;
+  suffix: string;
+  seed: number;
+  params: Record<string, unknown>;
+  /** Hash of the experiment file's resolved config (sweep and ablation blocks included). */
+  configHash: string;
+  status: 'running' | 'interrupted' | 'failed' | 'finished';
+  startedAt: string;
+  finishedAt?: string;
+  error?: string;
+}
+
+export const RUN_JSON = 'run.json';
+
+/** `2026-11-23T03-40-12` (UTC): sorts by time and is a valid folder name everywhere. */
+export function timestampId(date = new Date()): string {
+  return date.toISOString().slice(0, 19).replace(/:/g, '-');
+}
+
+export function readRunRecord(runDir: string): RunRecord | undefined {
+  const path = join(runDir, RUN_JSON);
+  if (!existsSync(path)) return undefined;
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as RunRecord;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function writeRunRecord(runDir: string, record: RunRecord): Promise<void> {
+  await writeFileAtomic(join(runDir, RUN_JSON), JSON.stringify(record, null, 2) + '\n');
+}
+
+/** Every run directory of an experiment with its record, oldest first. */
+export function listRuns(experimentDir: string): { dir: string; record: RunRecord }[] {
+  if (!existsSync(experimentDir)) return [];
+  return readdirSync(experimentDir, { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .map((d) => ({ dir: join(experimentDir, d.name), record: readRunRecord(join(experimentDir, d.name)) }))
+    .filter((r): r is { dir: string; record: RunRecord } => r.record !== undefined)
+    .sort((a, b) => (a.record.runId < b.record.runId ? -1 : a.record.runId > b.record.runId ? 1 : 0));
+}
+
+/** A sweep id not used yet in this experiment folder (a second launch in the same second gets `-2`). */
+export function freshSweepId(experimentDir: string, date = new Date()): string {
+  const base = timestampId(date);
+  const taken = new Set(existsSync(experimentDir) ? readdirSync(experimentDir) : []);
+  const used = (id: string) => [...taken].some((name) => name === id || name.startsWith(`${id}-`) || name.startsWith(`${id}_`));
+  if (!used(base)) return base;
+  for (let k = 2; ; k++) if (!used(`${base}_${k}`)) return `${base}_${k}`;
+}
+
+export async function ensureDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+}
+
+/** Points `<experimentDir>/latest` at a finished run (a relative symlink, swapped atomically). */
+export async function pointLatest(experimentDir: string, runId: string): Promise<void> {
+  const link = join(experimentDir, 'latest');
+  const tmp = join(experimentDir, `.latest-${process.pid}-${Date.now()}`);
+  await rm(tmp, { force: true });
+  await symlink(runId, tmp, 'dir');
+  await rename(tmp, link);
+}

@@ -1,0 +1,243 @@
+import { createHash } from 'node:crypto';
+import { appendFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { createDataset, type Dataset } from '@gaze/data';
+import { GazeError, initBackend, isGazeError, resolveBackendRequest, seed as seedRun, writeFileAtomic, type BackendReport, type BackendRequest, type RequestSource } from '@gaze/engine';
+import { createClassifier, evaluateClassifier, restoreCheckpoint, trainClassifier, type Classifier, type EpochRecord, type TrainEvent } from '@gaze/models';
+import { readMetricsCsv, writeRunReport, type MetricRow } from '@gaze/report';
+import { resolvedYaml, type LoadedConfig } from '../config/load-config.js';
+import type { ExperimentConfig } from '../config/schema.js';
+import { planRuns, type PlannedRun } from '../config/sweep.js';
+import { writeExperimentSummary } from './aggregate.js';
+import { describeEnvironment } from './environment.js';
+import { ensureDir, freshSweepId, listRuns, pointLatest, readRunRecord, writeRunRecord, type RunRecord } from './run-dir.js';
+
+/** What a run reports while it works; the CLI draws progress from these, and each goes to log.jsonl. */
+export type RunnerEvent =
+  | { type: 'plan'; experimentDir: string; sweepId: string; runs: number; toResume: number; toSkip: number }
+  | { type: 'run-start'; index: number; total: number; runId: string; runDir: string; resumed: boolean; params: Record<string, unknown> }
+  | { type: 'log'; line: string }
+  | { type: 'train'; event: TrainEvent }
+  | { type: 'run-end'; runId: string; runDir: string; status: RunRecord['status']; metrics: MetricRow[] }
+  | { type: 'summary'; dir: string; files: string[] };
+
+export interface RunOptions {
+  /** Continue the newest unfinished launch of this config from its checkpoints. */
+  resume?: boolean;
+  /** Aborting stops training at the next step; the run is marked interrupted and can be resumed. */
+  signal?: AbortSignal;
+  onEvent?: (event: RunnerEvent) => void;
+  /** The backend from the command line (`--backend`); it beats GAZE_BACKEND and the config. */
+  backendFlag?: string;
+}
+
+export interface RunOutcome {
+  runId: string;
+  runDir: string;
+  status: RunRecord['status'];
+  metrics: MetricRow[];
+}
+
+export interface ExperimentOutcome {
+  experimentDir: string;
+  sweepId: string;
+  runs: RunOutcome[];
+  /** Where the combined table went, for a sweep or ablation. */
+  summaryDir?: string;
+}
+
+/** Classifier rows of metrics.csv (DESIGN: `method: classifier`). */
+const CLASSIFIER = 'classifier';
+
+export function configHash(loaded: LoadedConfig): string {
+  return createHash('sha256').update(JSON.stringify(loaded.config)).digest('hex').slice(0, 16);
+}
+
+/** Which runs of an earlier launch to continue on `--resume`, or undefined when there is none. */
+function findResumable(experimentDir: string, hash: string): { sweepId: string; records: RunRecord[] } | undefined {
+  const runs = listRuns(experimentDir);
+  const unfinished = runs.filter((r) => r.record.status !== 'finished');
+  if (unfinished.length === 0) return undefined;
+  const newest = unfinished[unfinished.length - 1].record;
+  if (newest.configHash !== hash) {
+    throw new GazeError(`the newest unfinished run ${newest.runId} was started from a different config`, {
+      where: join(experimentDir, newest.runId),
+      hint: 'run without --resume to start afresh, or restore the config it was started with (its config.resolved.yaml)',
+    });
+  }
+  return { sweepId: newest.sweepId, records: runs.filter((r) => r.record.sweepId === newest.sweepId).map((r) => r.record) };
+}
+
+/**
+ * Runs every run an experiment file plans (one, or a sweep/ablation grid) into
+ * `<output>/<experiment>/<run-id>/`, then, for several runs, a combined table.
+ */
+export async function runExperiment(loaded: LoadedConfig, options: RunOptions = {}): Promise<ExperimentOutcome> {
+  const { config } = loaded;
+  const experimentDir = resolve(config.experiment.output, config.experiment.name);
+  const plan = planRuns(loaded);
+  const hash = configHash(loaded);
+  const resumable = options.resume ? findResumable(experimentDir, hash) : undefined;
+  const sweepId = resumable?.sweepId ?? freshSweepId(experimentDir);
+  const previous = new Map((resumable?.records ?? []).map((r) => [r.suffix, r]));
+  const emit = (e: RunnerEvent) => options.onEvent?.(e);
+  if (options.resume && !resumable) emit({ type: 'log', line: `nothing to resume in ${experimentDir}: starting a new run` });
+  emit({
+    type: 'plan',
+    experimentDir,
+    sweepId,
+    runs: plan.length,
+    toResume: plan.filter((p) => previous.has(p.suffix) && previous.get(p.suffix)!.status !== 'finished').length,
+    toSkip: plan.filter((p) => previous.get(p.suffix)?.status === 'finished').length,
+  });
+
+  const { request, source } = resolveBackendRequest({ flag: options.backendFlag, config: config.experiment.backend });
+  const backend = await initBackend(request as BackendRequest, { source: source as RequestSource });
+  const outcomes: RunOutcome[] = [];
+  for (const [index, planned] of plan.entries()) {
+    const runId = planned.suffix ? `${sweepId}-${planned.suffix}` : sweepId;
+    const runDir = join(experimentDir, runId);
+    const before = previous.get(planned.suffix);
+    if (before?.status === 'finished') {
+      emit({ type: 'log', line: `${runId}: finished earlier, kept` });
+      outcomes.push({ runId, runDir, status: 'finished', metrics: readMetricsCsv(join(runDir, 'metrics.csv')) });
+      continue;
+    }
+    emit({ type: 'run-start', index, total: plan.length, runId, runDir, resumed: before !== undefined, params: planned.params });
+    const outcome = await runOne(loaded, planned, { runId, runDir, sweepId, hash, backend, resume: before !== undefined, options, emit });
+    outcomes.push(outcome);
+    if (outcome.status !== 'finished') return { experimentDir, sweepId, runs: outcomes };
+  }
+  let summaryDir: string | undefined;
+  if (plan.length > 1) {
+    summaryDir = join(experimentDir, 'sweeps', sweepId);
+    const files = await writeExperimentSummary(experimentDir, summaryDir, { sweepId });
+    emit({ type: 'summary', dir: summaryDir, files });
+  }
+  return { experimentDir, sweepId, runs: outcomes, summaryDir };
+}
+
+
+interface RunContext {
+  runId: string;
+  runDir: string;
+  sweepId: string;
+  hash: string;
+  backend: BackendReport;
+  resume: boolean;
+  options: RunOptions;
+  emit: (e: RunnerEvent) => void;
+}
+
+async function runOne(loaded: LoadedConfig, planned: PlannedRun, ctx: RunContext): Promise<RunOutcome> {
+  const { runDir, runId } = ctx;
+  const config: ExperimentConfig = planned.config;
+  await ensureDir(runDir);
+  const logPath = join(runDir, 'log.jsonl');
+  const log = (event: Record<string, unknown>) => appendFileSync(logPath, JSON.stringify({ time: new Date().toISOString(), ...event }) + '\n');
+  const say = (line: string) => {
+    log({ type: 'log', line });
+    ctx.emit({ type: 'log', line });
+  };
+  const record: RunRecord = readRunRecord(runDir) ?? {
+    runId,
+    experiment: config.experiment.name,
+    sweepId: ctx.sweepId,
+    suffix: planned.suffix,
+    seed: planned.seed,
+    params: planned.params,
+    configHash: ctx.hash,
+    status: 'running',
+    startedAt: new Date().toISOString(),
+  };
+  record.status = 'running';
+  await writeRunRecord(runDir, record);
+  await writeFileAtomic(join(runDir, 'config.resolved.yaml'), resolvedYaml(config));
+  await writeFileAtomic(join(runDir, 'env.json'), JSON.stringify(describeEnvironment(ctx.backend), null, 2) + '\n');
+  log({ type: ctx.resume ? 'resume' : 'start', runId, seed: planned.seed, params: planned.params, backend: ctx.backend.backend });
+
+  let classifier: Classifier | undefined;
+  try {
+    seedRun(planned.seed);
+    const dataset = await createDataset(config.dataset, { seed: planned.seed, baseDir: loaded.baseDir, log: say, where: 'dataset' });
+    const { info } = dataset;
+    say(`dataset ${info.type}: ${info.sizes.train} train / ${info.sizes.val} val / ${info.sizes.test} test, ${info.numClasses} classes, images ${info.imageShape.join('x')}`);
+    classifier = await createClassifier(config.backbone, { inputShape: info.imageShape, numClasses: info.numClasses, seed: planned.seed, baseDir: loaded.baseDir, where: 'backbone' });
+    say(`backbone ${classifier.type}: ${classifier.parameterCount} parameters, taps ${classifier.taps.join(', ')}`);
+
+    let history: EpochRecord[] = [];
+    const notes: string[] = [];
+    let valAccuracy: number | undefined;
+    if (config.train) {
+      const result = await trainClassifier(classifier, dataset, config.train, {
+        seed: planned.seed,
+        checkpointDir: join(runDir, 'checkpoints'),
+        resume: ctx.resume,
+        signal: ctx.options.signal,
+        onEvent: (event) => {
+          if (event.type !== 'step' || event.step === event.steps || event.step % 20 === 0) log({ ...event, type: 'train', event: event.type });
+          ctx.emit({ type: 'train', event });
+        },
+      });
+      history = result.history;
+      if (result.status === 'interrupted') {
+        record.status = 'interrupted';
+        await writeRunRecord(runDir, record);
+        log({ type: 'interrupted', epochsDone: history.length });
+        ctx.emit({ type: 'run-end', runId, runDir, status: 'interrupted', metrics: [] });
+        return { runId, runDir, status: 'interrupted', metrics: [] };
+      }
+      await restoreCheckpoint(classifier, join(runDir, 'checkpoints', 'best'));
+      valAccuracy = result.bestValAccuracy;
+      notes.push(`best epoch ${result.bestEpoch} of ${history.length} (val accuracy ${result.bestValAccuracy.toFixed(4)})`);
+      await classifier.save(join(runDir, 'checkpoints', 'classifier'));
+    } else {
+      notes.push('no train section: the backbone was evaluated as loaded');
+    }
+    await writeFileAtomic(join(runDir, 'history.json'), JSON.stringify(history, null, 2) + '\n');
+    const metrics = await classifierMetrics(classifier, dataset, config, valAccuracy);
+    for (const row of metrics) log({ type: 'metric', ...row });
+    await writeRunReport(runDir, {
+      experiment: config.experiment.name,
+      runId,
+      configYaml: resolvedYaml(config),
+      env: describeEnvironment(ctx.backend) as unknown as Record<string, unknown>,
+      metrics,
+      history,
+      notes: [...(Object.keys(planned.params).length ? [`sweep point: ${Object.entries(planned.params).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ')}`] : []), `seed ${planned.seed}`, ...notes],
+    });
+    record.status = 'finished';
+    record.finishedAt = new Date().toISOString();
+    await writeRunRecord(runDir, record);
+    await pointLatest(join(runDir, '..'), runId);
+    log({ type: 'finished' });
+    ctx.emit({ type: 'run-end', runId, runDir, status: 'finished', metrics });
+    return { runId, runDir, status: 'finished', metrics };
+  } catch (error) {
+    record.status = 'failed';
+    record.error = isGazeError(error) ? error.format() : error instanceof Error ? error.message : String(error);
+    await writeRunRecord(runDir, record);
+    log({ type: 'failed', error: record.error });
+    throw error;
+  } finally {
+    classifier?.dispose();
+  }
+}
+
+/** accuracy (test split), val_accuracy (the best epoch's, or measured when not trained), test_loss. */
+async function classifierMetrics(classifier: Classifier, dataset: Dataset, config: ExperimentConfig, valAccuracy: number | undefined): Promise<MetricRow[]> {
+  const batchSize = config.train?.evalBatchSize ?? config.train?.batchSize ?? 64;
+  const rows: MetricRow[] = [];
+  const testSplit = dataset.split('test');
+  if (testSplit.size > 0) {
+    const test = await evaluateClassifier(classifier, testSplit, { batchSize });
+    rows.push({ method: CLASSIFIER, metric: 'accuracy', value: test.accuracy, n: test.n });
+    rows.push({ method: CLASSIFIER, metric: 'test_loss', value: test.loss, n: test.n });
+  }
+  const valSplit = dataset.split('val');
+  if (valSplit.size > 0) {
+    const value = valAccuracy ?? (await evaluateClassifier(classifier, valSplit, { batchSize })).accuracy;
+    rows.push({ method: CLASSIFIER, metric: 'val_accuracy', value, n: valSplit.size });
+  }
+  return rows;
+}
