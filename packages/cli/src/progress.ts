@@ -96,6 +96,10 @@ export function progressReporter(options: ProgressOptions): { onEvent: (e: Runne
       }
       case 'run-end': {
         stopBar();
+        if (e.status !== 'finished') {
+          options.write(`  ${e.status}\n`);
+          break;
+        }
         const rows = e.metrics.map((m) => `${m.method}.${m.metric}=${fmt(m.value)}`).join('  ');
         options.write(`  ${e.status}: ${rows || 'no metrics'}\n  report: ${e.runDir}/report.html\n`);
         break;

@@ -224,6 +224,9 @@ async function trainEpoch(ctx: EpochContext): Promise<{ lossSum: number; correct
   let step = 0;
   const batches = ctx.train.batches({ batchSize: config.batchSize, shuffle: true, seed: ctx.seed * 1000 + epoch, augment: config.augment });
   for await (const batch of batches) {
+    // Let the event loop run once a step: batches made in memory resolve as microtasks only, and
+    // without this a Ctrl-C (a signal event) would not be seen until the epoch's checkpoint I/O.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     if (ctx.signal?.aborted) {
       disposeBatch(batch);
       return 'interrupted';
