@@ -14,3 +14,4 @@ export { Preprocess, applyPreprocess } from './preprocess.js';
 export { VggSmallConfig, vggSmall, vggSmallBackbone } from './vgg-small.js';
 export { ResnetSmallConfig, resnetSmall, resnetSmallBackbone } from './resnet-small.js';
 export { LayersModelConfig, layersModel, layersModelBackbone } from './layers-model.js';
+export { CheckpointConfig, checkpointBackbone, checkpointClassifier } from './checkpoint.js';

@@ -19,6 +19,8 @@ export const ClassifierSpec = z.object({
   numClasses: z.int().positive(),
   /** Tap name -> the layer whose output it is, in forward order. */
   taps: z.array(z.object({ name: z.string(), layer: z.string() })),
+  /** The tap CAM-style explainers use when none is named; absent: the last tap. */
+  camTap: z.string().optional(),
   /**
    * Where the logits come from: a layer's output, or (`input`) the input of an activation layer,
    * e.g. the scores a separate softmax layer would normalize.
@@ -40,6 +42,7 @@ export class LayersClassifier implements Classifier {
   readonly inputShape: [number, number, number];
   readonly numClasses: number;
   readonly taps: string[];
+  readonly camTap: string | undefined;
   readonly trainableWeights: tf.Variable[];
   readonly weights: tf.Variable[];
   readonly parameterCount: number;
@@ -57,6 +60,10 @@ export class LayersClassifier implements Classifier {
     this.inputShape = [...spec.inputShape];
     this.numClasses = spec.numClasses;
     this.taps = spec.taps.map((t) => t.name);
+    if (spec.camTap !== undefined && !this.taps.includes(spec.camTap)) {
+      throw new GazeError(`the classifier spec names camTap '${spec.camTap}', which is not one of its taps (${this.taps.join(', ')})`);
+    }
+    this.camTap = spec.camTap ?? this.taps.at(-1);
     for (const tap of spec.taps) this.tapTensors.set(tap.name, layerOutput(model, tap.layer));
     const logitsLayer = model.getLayer(spec.logits.layer);
     this.logitsTensor = spec.logits.from === 'output' ? layerOutput(model, spec.logits.layer) : (logitsLayer.input as tf.SymbolicTensor);
@@ -84,6 +91,35 @@ export class LayersClassifier implements Classifier {
     return tf.tidy(() => {
       const { logits, features } = this.run(x, taps, true, options);
       return { logits: logits!, features };
+    });
+  }
+
+  // x: [B,H,W,C] in [0,1], a: the tap's [B,h,w,c] -> [B,numClasses]
+  logitsWithTap(x: tf.Tensor4D, tap: string, a: tf.Tensor4D, options: ForwardOptions = {}): tf.Tensor2D {
+    this.assertAlive();
+    this.checkTaps([tap]);
+    this.checkInput(x);
+    const tapTensor = this.tapTensors.get(tap)!;
+    if (a.shape.some((d, i) => i > 0 && d !== tapTensor.shape[i])) {
+      throw new Error(`logitsWithTap: tap ${tap} is [B,${tapTensor.shape.slice(1).join(',')}], got [${a.shape.join(',')}]`);
+    }
+    // Runs the layer graph node by node (layers are in topological order), substituting the tap.
+    return tf.tidy(() => {
+      const values = new Map<number, tf.Tensor>();
+      values.set(this.model.inputs[0].id, applyPreprocess(x, this.spec.preprocess));
+      for (const layer of this.model.layers) {
+        if (layer.inboundNodes.length === 0 || layer.getClassName() === 'InputLayer') continue;
+        if (layer.inboundNodes.length > 1) throw new Error(`logitsWithTap: layer ${layer.name} is applied more than once; shared layers are not supported`);
+        const node = layer.inboundNodes[0];
+        const inputs = node.inputTensors.map((t) => values.get(t.id));
+        if (inputs.some((v) => v === undefined)) throw new Error(`logitsWithTap: layer ${layer.name} runs before its inputs`);
+        const output = layer.apply(inputs.length === 1 ? inputs[0]! : (inputs as tf.Tensor[]), { training: options.training ?? false }) as tf.Tensor;
+        const symbolic = node.outputTensors[0];
+        values.set(symbolic.id, symbolic.id === tapTensor.id ? a : output);
+      }
+      const logits = values.get(this.logitsTensor.id);
+      if (!logits) throw new Error('logitsWithTap: the logits were not computed');
+      return logits as tf.Tensor2D;
     });
   }
 

@@ -40,6 +40,7 @@ export function gapDenseClassifier(args: {
   input: tf.SymbolicTensor;
   features: tf.SymbolicTensor;
   taps: { name: string; layer: string }[];
+  camTap?: string;
   numClasses: number;
   init: SeededInit;
   dropout?: number;
@@ -56,6 +57,7 @@ export function gapDenseClassifier(args: {
     inputShape: [h, w, c],
     numClasses: args.numClasses,
     taps: args.taps,
+    ...(args.camTap === undefined ? {} : { camTap: args.camTap }),
     logits: { layer: 'logits', from: 'output' },
     preprocess: { scale: 1, mean: args.config.mean, std: args.config.std, channelOrder: 'rgb' },
     config: args.config,

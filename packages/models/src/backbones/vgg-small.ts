@@ -19,9 +19,12 @@ export const VggSmallConfig = z.strictObject({
 export type VggSmallConfig = z.infer<typeof VggSmallConfig>;
 
 /**
- * VGG-style: blocks of [3x3 conv (+ BN) + ReLU] x convsPerBlock, then a 2x2 max pool. Taps
- * `block1..blockN` are the pooled outputs. The head is global average pooling + (dropout) + one
- * dense layer, so the last tap's channels are exactly what CAM weights.
+ * VGG-style: blocks of [3x3 conv (+ BN) + ReLU] x convsPerBlock, then a 2x2 max pool. Each block
+ * has two taps: `blockN.conv`, its last conv's rectified output (before the pool), and `blockN`,
+ * the pooled output. The head is global average pooling + (dropout) + one dense layer, so the last
+ * tap's channels are exactly what CAM weights. CAM-style explainers default to the last block's
+ * `.conv` tap: the layer the Grad-CAM paper and the TAME/L-CAM baselines use on VGG-16 (conv5_3
+ * + ReLU, before pool5).
  */
 export async function vggSmall(config: VggSmallConfig, ctx: BackboneContext): Promise<Classifier> {
   const [h, w, c] = ctx.inputShape;
@@ -57,15 +60,17 @@ export async function vggSmall(config: VggSmallConfig, ctx: BackboneContext): Pr
         x = apply(tf.layers.activation({ name: `${block}_relu${i}`, activation: 'relu' }), x);
       }
     }
+    taps.push({ name: `${block}.conv`, layer: config.batchNorm ? `${block}_relu${config.convsPerBlock}` : `${block}_conv${config.convsPerBlock}` });
     x = apply(tf.layers.maxPooling2d({ name: `${block}_pool`, poolSize: 2, strides: 2 }), x);
     taps.push({ name: block, layer: `${block}_pool` });
   });
-  return gapDenseClassifier({ type: 'vgg-small', modelName: 'vgg_small', input, features: x, taps, numClasses: ctx.numClasses, init, dropout: config.dropout, config });
+  const camTap = `block${blocks}.conv`;
+  return gapDenseClassifier({ type: 'vgg-small', modelName: 'vgg_small', input, features: x, taps, camTap, numClasses: ctx.numClasses, init, dropout: config.dropout, config });
 }
 
 export const vggSmallBackbone: BackboneFactory<VggSmallConfig> = {
   type: 'vgg-small',
-  describe: 'VGG-style conv blocks with max pooling, taps block1..N, global-average-pool + dense head',
+  describe: 'VGG-style conv blocks with max pooling, taps blockN.conv (before the pool) and blockN (after), global-average-pool + dense head',
   configSchema: VggSmallConfig,
   create: vggSmall,
 };

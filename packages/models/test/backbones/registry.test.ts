@@ -8,8 +8,8 @@ beforeAll(async () => {
 });
 
 describe('backbone registry', () => {
-  it('registers the three backbones on import', () => {
-    expect(backboneTypes()).toEqual(['layers-model', 'resnet-small', 'vgg-small']);
+  it('registers the four backbones on import', () => {
+    expect(backboneTypes()).toEqual(['checkpoint', 'layers-model', 'resnet-small', 'vgg-small']);
   });
 
   it('fills in the documented defaults', () => {
@@ -25,7 +25,7 @@ describe('backbone registry', () => {
     let e = await gazeError(() => parseBackboneConfig({ type: 'vgg-smal' }, 'config.yaml:3:3 backbone'));
     expect(e.where).toBe('config.yaml:3:3 backbone.type');
     expect(e.message).toBe("unknown backbone type 'vgg-smal' (did you mean 'vgg-small'?)");
-    expect(e.hint).toBe('use one of: layers-model, resnet-small, vgg-small');
+    expect(e.hint).toBe('use one of: checkpoint, layers-model, resnet-small, vgg-small');
 
     e = await gazeError(() => parseBackboneConfig({ type: 'vgg-small', chanels: [8] }));
     expect(e.where).toBe('backbone');
@@ -51,7 +51,7 @@ describe('backbone registry', () => {
     const x = tf.zeros([1, 8, 8, 3]) as tf.Tensor4D;
     let e = await gazeError(() => c.features(x, ['blok1']));
     expect(e.message).toBe("vgg-small has no tap 'blok1' (did you mean 'block1'?)");
-    expect(e.hint).toBe('its taps are: block1');
+    expect(e.hint).toBe('its taps are: block1.conv, block1');
     expect(c.features(x, [])).toEqual({});
     const wrong = tf.zeros([1, 9, 8, 3]) as tf.Tensor4D;
     e = await gazeError(() => c.logits(wrong));

@@ -12,15 +12,21 @@ const vgg = (config: Record<string, unknown>, shape: [number, number, number], c
   createClassifier({ type: 'vgg-small', ...config }, context(shape, classes, { seed })) as Promise<LayersClassifier>;
 
 describe('vgg-small', () => {
-  it('names its taps block1..N and halves the resolution in each', async () => {
+  it('names its taps blockN.conv (before the pool) and blockN (after), halving the resolution in each block', async () => {
     const c = await vgg({ channels: [8, 16], convsPerBlock: 2 }, [32, 32, 3], 10);
     expect(c.type).toBe('vgg-small');
-    expect(c.taps).toEqual(['block1', 'block2']);
+    expect(c.taps).toEqual(['block1.conv', 'block1', 'block2.conv', 'block2']);
+    expect(c.camTap).toBe('block2.conv');
     const x = images([2, 32, 32, 3]);
-    const f = c.features(x, ['block1', 'block2']);
+    const f = c.features(x, ['block1', 'block2', 'block2.conv']);
     expect(f.block1.shape).toEqual([2, 16, 16, 8]);
     expect(f.block2.shape).toEqual([2, 8, 8, 16]);
-    tf.dispose([x, f]);
+    expect(f['block2.conv'].shape).toEqual([2, 16, 16, 16]);
+    // block2 is the 2x2 max pool of block2.conv, which is rectified
+    const pooled = tf.maxPool(f['block2.conv'], 2, 2, 'valid');
+    expect(maxDiff(values(pooled), values(f.block2))).toBe(0);
+    expect(Math.min(...values(f['block2.conv']))).toBeGreaterThanOrEqual(0);
+    tf.dispose([x, f, pooled]);
     c.dispose();
     // Odd sizes floor: 10 -> 5 -> 2.
     const odd = await vgg({ channels: [4, 4] }, [10, 10, 1], 3);
@@ -128,7 +134,8 @@ describe('vgg-small', () => {
       await c.save(dir);
       const loaded: Classifier = await loadClassifier(dir);
       expect(loaded.type).toBe('vgg-small');
-      expect(loaded.taps).toEqual(['block1', 'block2']);
+      expect(loaded.taps).toEqual(['block1.conv', 'block1', 'block2.conv', 'block2']);
+      expect(loaded.camTap).toBe('block2.conv');
       expect(loaded.inputShape).toEqual([8, 8, 3]);
       expect(loaded.numClasses).toBe(4);
       expect(loaded.parameterCount).toBe(c.parameterCount);

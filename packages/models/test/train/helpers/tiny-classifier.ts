@@ -49,6 +49,11 @@ export function tinyClassifier(options: { inputShape: [number, number, number]; 
         return { logits: r.logits, features };
       });
     },
+    logitsWithTap: (x, tap, a, o = {}) => {
+      check([tap]);
+      const kwargs = { training: o.training ?? false };
+      return tf.tidy(() => dense.apply(gap.apply(a, kwargs), kwargs) as tf.Tensor2D);
+    },
     trainableWeights,
     weights: variables('weights'),
     save: async () => {
