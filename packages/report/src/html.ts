@@ -31,6 +31,7 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-sp
 figure { margin: 12px 0 24px; }
 figcaption { color: var(--muted); margin-bottom: 6px; }
 figure svg { max-width: 100%; height: auto; display: block; }
+figure img { max-width: 100%; height: auto; display: block; image-rendering: auto; }
 pre { background: var(--stripe); border: 1px solid var(--line); border-radius: 6px; padding: 12px; overflow-x: auto; font: 13px/1.45 "DejaVu Sans Mono", ui-monospace, monospace; }
 details > summary { cursor: pointer; color: var(--accent); margin: 8px 0; }
 footer { color: var(--muted); font-size: 0.85em; margin-top: 40px; }

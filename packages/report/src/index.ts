@@ -4,7 +4,7 @@ export { CURVE_PANEL, trainingCurvesSpec } from './training-curves.js';
 export { BAR_PANEL, errorExtent, metricBarsSpec, type MetricBarRow, type MetricBarsOptions } from './metric-bars.js';
 export { csvField, csvNumber, formatCsv, parseCsv, type CsvCell } from './csv.js';
 export { METRICS_CSV_HEADER, metricsCsv, metricsJson, parseMetricsCsv, readMetricsCsv } from './metrics-csv.js';
-export { metricsPivot, metricsTidy } from './metrics-table.js';
+export { isBreakdownMetric, metricsPivot, metricsTidy, reportMetricGroups } from './metrics-table.js';
 export { DISPLAY_DIGITS, formatValue, formatWithCi } from './format-value.js';
 export type { TextTable } from './text-table.js';
 export { escapeMarkdown, markdownFence, markdownTable } from './markdown.js';
@@ -14,3 +14,7 @@ export { BUILTIN_RUN_CHARTS, runReportHtml, runReportMarkdown, writeRunReport } 
 export { incompleteBeta, lnGamma, studentTCdf, studentTQuantile } from './student-t.js';
 export { SUMMARY_CI_LEVEL, aggregateRuns, paramText, pointLabel, type AggregateTable, type SummaryRow } from './aggregate.js';
 export { SUMMARY_COLUMNS, paramColumn, summaryCsv, writeAggregateReport } from './aggregate-report.js';
+export { GALLERY_ALPHA, galleryLayout, jet, overlayPixels, renderGallery, type GalleryImage, type GalleryInput, type GalleryRow } from './gallery.js';
+export { GALLERY_FILE } from './run-report.js';
+export { methodCurvesSpec, type MethodCurve } from './method-curves.js';
+export { unitAblationSpec, type UnitDrop } from './unit-ablation-chart.js';

@@ -38,3 +38,21 @@ export function metricsTidy(rows: readonly MetricRow[]): TextTable {
     rows: rows.map((r) => [r.method, r.metric, formatValue(r.value), formatValue(r.n), formatValue(r.ci_low), formatValue(r.ci_high)]),
   };
 }
+
+/** A breakdown metric (per class, layer or percentage) has a `/` in its name, e.g. `pointing_game/red circle`. */
+export function isBreakdownMetric(metric: string): boolean {
+  return metric.includes('/');
+}
+
+/**
+ * The rows a report shows in its tables and bar chart: the classifier's own rows and the other
+ * methods' headline rows, apart; breakdown rows stay in metrics.csv (`breakdowns` counts them).
+ */
+export function reportMetricGroups(rows: readonly MetricRow[]): { classifier: MetricRow[]; methods: MetricRow[]; breakdowns: number } {
+  const headline = rows.filter((r) => !isBreakdownMetric(r.metric));
+  return {
+    classifier: headline.filter((r) => r.method === 'classifier'),
+    methods: headline.filter((r) => r.method !== 'classifier'),
+    breakdowns: rows.length - headline.length,
+  };
+}

@@ -5,10 +5,11 @@ import { escapeHtml, htmlFigure, htmlPage, htmlTable } from './html.js';
 import { escapeMarkdown, markdownFence, markdownTable } from './markdown.js';
 import { metricBarsSpec } from './metric-bars.js';
 import { metricsCsv, metricsJson } from './metrics-csv.js';
-import { metricsPivot, metricsTidy } from './metrics-table.js';
+import { metricsPivot, metricsTidy, reportMetricGroups } from './metrics-table.js';
 import { renderChart } from './render-chart.js';
+import { GALLERY_ALPHA, renderGallery, type GalleryInput } from './gallery.js';
 import { trainingCurvesSpec } from './training-curves.js';
-import type { ReportChart, RunReportInput } from './types.js';
+import type { MetricRow, ReportChart, RunReportInput } from './types.js';
 
 /** A chart as written under `charts/`: its caption, stem and SVG text. */
 interface WrittenChart {
@@ -46,7 +47,7 @@ export async function writeRunReport(runDir: string, input: RunReportInput): Pro
     planned.push({ name: 'training-curves', title: 'Training curves', spec: trainingCurvesSpec(input.history) });
   }
   if (input.metrics.length > 0) {
-    planned.push({ name: 'metrics', title: 'Metrics per method', spec: metricBarsSpec(input.metrics) });
+    planned.push({ name: 'metrics', title: 'Metrics per method', spec: metricBarsSpec(input.metrics.filter((r) => !r.metric.includes('/'))) });
   }
   planned.push(...extra);
   const charts: WrittenChart[] = [];
@@ -56,8 +57,16 @@ export async function writeRunReport(runDir: string, input: RunReportInput): Pro
     charts.push({ name: c.name, title: c.title, svg });
   }
 
+  let galleryPng: Buffer | undefined;
+  if (input.gallery && input.gallery.rows.length > 0) {
+    galleryPng = await renderGallery(input.gallery);
+    const path = join(runDir, GALLERY_FILE);
+    await writeFileAtomic(path, galleryPng);
+    written.push(path);
+  }
+
   await write('report.md', runReportMarkdown(input, charts));
-  await write('report.html', runReportHtml(input, charts));
+  await write('report.html', runReportHtml(input, charts, galleryPng));
   return written;
 }
 
@@ -72,6 +81,14 @@ function checkChartNames(charts: ReportChart[]): void {
     }
     seen.add(c.name);
   }
+}
+
+/** The gallery's file in the run directory. */
+export const GALLERY_FILE = 'gallery.png';
+
+function galleryCaption(gallery: GalleryInput): string {
+  const n = gallery.images.length;
+  return `The same ${n} image${n === 1 ? '' : 's'} (top row, captioned with the explained class) and each method's map over them (jet colour map, ${Math.round((gallery.alpha ?? GALLERY_ALPHA) * 100)}% blend), one row per method: ${gallery.rows.map((r) => r.method).join(', ')}.`;
 }
 
 function title(input: RunReportInput): string {
@@ -89,9 +106,14 @@ export function runReportMarkdown(input: RunReportInput, charts: ReadonlyArray<{
   if (input.metrics.length === 0) {
     out.push('No metrics were computed.', '');
   } else {
-    out.push(markdownTable(metricsPivot(input.metrics)), '');
+    const groups = reportMetricGroups(input.metrics);
+    for (const [heading, rows] of metricTables(groups)) {
+      if (heading) out.push(`### ${heading}`, '');
+      out.push(markdownTable(metricsPivot(rows)), '');
+    }
     out.push(
       'Cells are `value [ci_low, ci_high]` where a CI exists. ' +
+        (groups.breakdowns > 0 ? `${groups.breakdowns} breakdown rows (names with \`/\`: per class, layer or percentage) are in the files. ` : '') +
         'Full precision: [metrics.csv](metrics.csv), [metrics.json](metrics.json).',
       '',
     );
@@ -105,6 +127,10 @@ export function runReportMarkdown(input: RunReportInput, charts: ReadonlyArray<{
     }
   }
 
+  if (input.gallery && input.gallery.rows.length > 0) {
+    out.push('## Explanations', '', escapeMarkdown(galleryCaption(input.gallery)), '', `![Explanations](${GALLERY_FILE})`, '');
+  }
+
   out.push('## Environment', '');
   const env = envTable(input.env);
   out.push(env.rows.length > 0 ? markdownTable(env) : 'No environment recorded.', '');
@@ -114,7 +140,7 @@ export function runReportMarkdown(input: RunReportInput, charts: ReadonlyArray<{
 }
 
 /** report.html: the same content as one self-contained page; every value escaped, charts inline as SVG. */
-export function runReportHtml(input: RunReportInput, charts: readonly WrittenChart[]): string {
+export function runReportHtml(input: RunReportInput, charts: readonly WrittenChart[], galleryPng?: Buffer): string {
   const parts: string[] = [
     `<h1>${escapeHtml(input.experiment)}</h1>`,
     `<p class="subtitle">run <span class="run-id">${escapeHtml(input.runId)}</span></p>`,
@@ -127,14 +153,22 @@ export function runReportHtml(input: RunReportInput, charts: readonly WrittenCha
   if (input.metrics.length === 0) {
     parts.push('<p>No metrics were computed.</p>');
   } else {
-    parts.push(htmlTable(metricsPivot(input.metrics), { id: 'metrics' }));
-    parts.push('<p class="subtitle">Cells are <code>value [ci_low, ci_high]</code> where a CI exists.</p>');
+    for (const [heading, rows] of metricTables(reportMetricGroups(input.metrics))) {
+      if (heading) parts.push(`<h3>${escapeHtml(heading)}</h3>`);
+      parts.push(htmlTable(metricsPivot(rows), { id: heading === 'Explanation methods' ? 'metrics-methods' : 'metrics' }));
+    }
+    parts.push('<p class="subtitle">Cells are <code>value [ci_low, ci_high]</code> where a CI exists; breakdowns (per class, layer or percentage) are in the tidy rows.</p>');
     parts.push(`<details><summary>All rows (tidy)</summary>${htmlTable(metricsTidy(input.metrics), { id: 'metrics-tidy' })}</details>`);
   }
 
   if (charts.length > 0) {
     parts.push('<h2>Charts</h2>');
     for (const c of charts) parts.push(htmlFigure(c.svg, `chart-${c.name}`, c.title));
+  }
+
+  if (input.gallery && galleryPng) {
+    parts.push('<h2>Explanations</h2>', `<p class="subtitle">${escapeHtml(galleryCaption(input.gallery))}</p>`);
+    parts.push(`<figure id="gallery"><img src="data:image/png;base64,${galleryPng.toString('base64')}" alt="explanation maps, one row per method"></figure>`);
   }
 
   parts.push('<h2>Environment</h2>');
@@ -144,4 +178,12 @@ export function runReportHtml(input: RunReportInput, charts: readonly WrittenCha
   parts.push('<h2>Config</h2>', `<pre><code class="language-yaml">${escapeHtml(input.configYaml)}</code></pre>`);
   parts.push('<footer>Written by @gaze/report. Full-precision values are in metrics.csv and metrics.json next to this file.</footer>');
   return htmlPage(title(input), parts.join('\n'));
+}
+
+/** The metric tables a report shows: one untitled table when only one group has rows, else the classifier's and the methods'. */
+function metricTables(groups: ReturnType<typeof reportMetricGroups>): [string, MetricRow[]][] {
+  const tables: [string, MetricRow[]][] = [];
+  if (groups.classifier.length > 0) tables.push(['Classifier', groups.classifier]);
+  if (groups.methods.length > 0) tables.push(['Explanation methods', groups.methods]);
+  return tables.length === 1 ? [['', tables[0][1]]] : tables;
 }

@@ -1,3 +1,4 @@
+import type { GalleryInput } from './gallery.js';
 import type { TopLevelSpec } from 'vega-lite';
 
 /**
@@ -41,6 +42,8 @@ export interface RunReportInput {
   notes?: string[];
   /** More charts to render into `charts/<name>.*` and show after the built-in ones (e.g. deletion curves). */
   charts?: ReportChart[];
+  /** Explanation maps over the same images, one row per method: written as `gallery.png` and shown in the report. */
+  gallery?: GalleryInput;
 }
 
 /** A chart a caller adds to a run report: rendered with `renderChart` to `charts/<name>.{vl.json,svg,png}`. */

@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { metricsCsv, readMetricsCsv, trainingCurvesSpec, writeRunReport } from '../src/index.js';
+import { metricsCsv, readMetricsCsv, runReportHtml, runReportMarkdown, trainingCurvesSpec, writeRunReport } from '../src/index.js';
 import { HISTORY, METRICS, XSS, reportInput } from './fixtures.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'gaze-run-'));
@@ -79,6 +79,28 @@ describe('writeRunReport', () => {
     // The pivoted table: a header row and one row per method.
     const table = /<table id="metrics">([\s\S]*?)<\/table>/.exec(html)![1];
     expect(table.match(/<tr>/g)).toHaveLength(1 + 3);
+  });
+
+  test('the classifier and the methods get tables of their own; breakdown rows stay in the files', () => {
+    const metrics = [
+      { method: 'classifier', metric: 'accuracy', value: 0.9, n: 100 },
+      { method: 'gradcam', metric: 'pointing_game', value: 0.8, n: 8, ci_low: 0.7, ci_high: 0.9 },
+      { method: 'gradcam', metric: 'pointing_game/circle', value: 0.75, n: 12 },
+      { method: 'rise', metric: 'pointing_game', value: 0.6, n: 8 },
+    ];
+    const md = runReportMarkdown(reportInput({ metrics }), []);
+    const tables = md.split('\n').filter((l) => l.startsWith('| method'));
+    expect(tables).toEqual(['| method | accuracy |', '| method | pointing_game |']);
+    expect(md).toContain('### Classifier');
+    expect(md).toContain('### Explanation methods');
+    expect(md).toContain('| gradcam | 0.8 \\[0.7, 0.9\\] |');
+    expect(md).not.toContain('pointing_game/circle');
+    expect(md).toContain('1 breakdown rows');
+    const html = runReportHtml(reportInput({ metrics }), []);
+    expect(/<table id="metrics">([\s\S]*?)<\/table>/.exec(html)![1]).toContain('<td>classifier</td><td class="num">0.9</td>');
+    expect(/<table id="metrics-methods">([\s\S]*?)<\/table>/.exec(html)![1].match(/<tr>/g)).toHaveLength(1 + 2);
+    // the tidy rows keep the breakdown
+    expect(/<table id="metrics-tidy">([\s\S]*?)<\/table>/.exec(html)![1]).toContain('pointing_game/circle');
   });
 
   test('no history: no training-curves chart; no metrics: no bar chart and a sentence instead', async () => {
