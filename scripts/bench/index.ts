@@ -5,6 +5,8 @@ import { parseArgs } from 'node:util';
 import { tf, writeFileAtomic } from '@gaze/engine';
 import { formatDataBench, runDataBench } from './data.js';
 import { formatEngineBench, runEngineBench } from './engine.js';
+import { formatExplainerBench, runExplainerBench } from './explainers.js';
+import { formatMetricBench, runMetricBench } from './metrics.js';
 
 const { values } = parseArgs({
   options: {
@@ -18,13 +20,17 @@ const engine = await runEngineBench({ quick: values.quick!, log: (l) => console.
 console.log('\n' + formatEngineBench(engine) + '\n');
 const data = await runDataBench({ quick: values.quick!, log: (l) => console.log(l) });
 console.log('\n' + formatDataBench(data) + '\n');
+const explainers = await runExplainerBench({ quick: values.quick!, log: (l) => console.log(l) });
+console.log('\n' + formatExplainerBench(explainers) + '\n');
+const metrics = await runMetricBench({ quick: values.quick!, log: (l) => console.log(l) });
+console.log('\n' + formatMetricBench(metrics) + '\n');
 
 const results = {
   date: started.toISOString(),
   mode: values.quick ? 'quick' : 'full',
   machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: +(totalmem() / 1024 ** 3).toFixed(1), node: process.version, platform: `${process.platform} ${process.arch}` },
   versions: { tfjs: tf.version.tfjs },
-  suites: { engine, data },
+  suites: { engine, data, explainers, metrics },
 };
 await writeFileAtomic(values.json!, JSON.stringify(results, null, 2) + '\n');
 console.log(`figures written to ${values.json}`);

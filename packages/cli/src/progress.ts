@@ -100,8 +100,20 @@ export function progressReporter(options: ProgressOptions): { onEvent: (e: Runne
           options.write(`  ${e.status}\n`);
           break;
         }
-        const rows = e.metrics.map((m) => `${m.method}.${m.metric}=${fmt(m.value)}`).join('  ');
-        options.write(`  ${e.status}: ${rows || 'no metrics'}\n  report: ${e.runDir}/report.html\n`);
+        // The classifier's rows in full; the explainers' (often hundreds) as a count: they are in the report.
+        const own = e.metrics.filter((m) => m.method === 'classifier');
+        const rows = own.map((m) => `${m.method}.${m.metric}=${fmt(m.value)}`).join('  ');
+        const methods = new Set(e.metrics.filter((m) => m.method !== 'classifier').map((m) => m.method));
+        const more = methods.size > 0 ? `${rows ? '  ' : ''}+ ${e.metrics.length - own.length} rows for ${methods.size} method${methods.size === 1 ? '' : 's'}` : '';
+        options.write(`  ${e.status}: ${rows + more || 'no metrics'}\n  report: ${e.runDir}/report.html\n`);
+        break;
+      }
+      case 'evaluate': {
+        // A line when a method finishes, and at most one per interval while it runs.
+        if (e.batch === e.batches || now() - lastPlain >= every) {
+          lastPlain = now();
+          options.write(`  evaluating ${e.method}: batch ${e.batch}/${e.batches} (${e.images} images)\n`);
+        }
         break;
       }
       case 'summary':

@@ -29,4 +29,36 @@ describe('progressReporter (plain lines, as in CI logs)', () => {
       ].join('\n'),
     );
   });
+
+  it('prints evaluation progress per method and counts the methods\' rows at the end', () => {
+    let out = '';
+    let clock = 0;
+    const { onEvent } = progressReporter({ write: (t) => (out += t), plainEverySeconds: 10, now: () => clock });
+    for (const [batch, at] of [[1, 1000], [2, 2000], [3, 12000], [4, 13000]]) {
+      clock = at;
+      onEvent({ type: 'evaluate', method: 'gradcam', batch, batches: 4, images: 32 * batch });
+    }
+    onEvent({
+      type: 'run-end',
+      runId: 'r1',
+      runDir: '/r/x/r1',
+      status: 'finished',
+      metrics: [
+        { method: 'classifier', metric: 'accuracy', value: 0.9, n: 10 },
+        { method: 'gradcam', metric: 'pointing_game', value: 0.8, n: 8 },
+        { method: 'gradcam', metric: 'deletion_auc', value: 0.2, n: 8 },
+        { method: 'rise', metric: 'pointing_game', value: 0.7, n: 8 },
+      ],
+    });
+    expect(out).toBe(
+      [
+        // at most one line per 10 s interval (batch 3 at 12 s), and always the method's last batch
+        '  evaluating gradcam: batch 3/4 (96 images)',
+        '  evaluating gradcam: batch 4/4 (128 images)',
+        '  finished: classifier.accuracy=0.9000  + 3 rows for 2 methods',
+        '  report: /r/x/r1/report.html',
+        '',
+      ].join('\n'),
+    );
+  });
 });

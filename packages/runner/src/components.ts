@@ -1,3 +1,5 @@
+import { explainerFactory, explainerTypes } from '@gaze/explainers';
+import { evaluatorFactory, evaluatorTypes } from '@gaze/metrics';
 import type { z } from 'zod';
 
 /** What the runner needs to know of a component type to validate a config entry naming it. */
@@ -29,3 +31,17 @@ export function componentTypes(section: ComponentSection): ComponentType[] {
 export function componentNoun(section: ComponentSection): string {
   return NOUNS[section];
 }
+
+// The explainers package owns its registry; the runner reads it when it validates a config.
+registerComponentSource('explainers', () =>
+  explainerTypes().map((type) => {
+    const factory = explainerFactory(type);
+    return { type, describe: factory.describe, configSchema: factory.configSchema };
+  }),
+);
+registerComponentSource('evaluation', () =>
+  evaluatorTypes().map((type) => {
+    const factory = evaluatorFactory(type);
+    return { type, describe: factory.describe, configSchema: factory.configSchema };
+  }),
+);

@@ -31,6 +31,41 @@ export const AblationVariant = z.strictObject({
 });
 export type AblationVariant = z.infer<typeof AblationVariant>;
 
+/** `gallery:` — which images the report's explanation gallery shows, and for which class. */
+export const GallerySection = z.strictObject({
+  /** How many images (the first of the split, in order); 0 turns the gallery off. */
+  images: z.int().min(0).max(64).default(8),
+  split: z.enum(['train', 'val', 'test']).default('test'),
+  /** Explain the classifier's prediction (as TAME's and most papers' figures do) or the true label. */
+  target: z.enum(['predicted', 'label']).default('predicted'),
+});
+export type GallerySection = z.infer<typeof GallerySection>;
+
+/** `evaluationSet:` — which images the `evaluation:` evaluators score every explainer on. */
+export const EvaluationSetSection = z.strictObject({
+  split: z.enum(['train', 'val', 'test']).default('test'),
+  /** The first this many images of the split, in order (the same images for every method). */
+  images: z.int().min(1).default(500),
+  /** Images per batch of maps; evaluators batch their own forward passes further. */
+  batchSize: z.int().min(1).default(32),
+  /** Bootstrap resamples for the 95% CIs of mean metrics (0: no CIs). */
+  bootstrap: z.int().min(0).default(1000),
+});
+export type EvaluationSetSection = z.infer<typeof EvaluationSetSection>;
+
+/** `unitAblation:` — zero each unit (channel) of a classifier tap in turn and measure the accuracy drop, overall and per class. */
+export const UnitAblationSection = z.strictObject({
+  /** The tap whose channels are ablated, e.g. block3. */
+  tap: z.string().min(1),
+  /** Channel indices to ablate (default: every channel). */
+  units: z.array(z.int().min(0)).min(1).optional(),
+  split: z.enum(['train', 'val', 'test']).default('test'),
+  /** The first this many images of the split (default: all of it). */
+  images: z.int().min(1).optional(),
+  batchSize: z.int().min(1).default(32),
+});
+export type UnitAblationSection = z.infer<typeof UnitAblationSection>;
+
 /**
  * The whole experiment file after `extends:`. `dataset`/`backbone` and list entries are checked
  * here for their `type:` only; their own keys are checked against the chosen component's schema.
@@ -44,7 +79,10 @@ export const ExperimentConfigShape = z.strictObject({
   heads: z.array(ComponentEntry).default([]),
   explainers: z.array(ComponentEntry).default([]),
   evaluation: z.array(ComponentEntry).default([]),
+  evaluationSet: EvaluationSetSection.default({ split: 'test', images: 500, batchSize: 32, bootstrap: 1000 }),
+  gallery: GallerySection.default({ images: 8, split: 'test', target: 'predicted' }),
   ablation: z.array(AblationVariant).default([]),
+  unitAblation: UnitAblationSection.optional(),
   sweep: SweepSection.optional(),
 });
 

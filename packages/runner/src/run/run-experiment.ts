@@ -2,14 +2,19 @@ import { createHash } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createDataset, type Dataset } from '@gaze/data';
-import { GazeError, initBackend, isGazeError, resolveBackendRequest, seed as seedRun, writeFileAtomic, type BackendReport, type BackendRequest, type RequestSource } from '@gaze/engine';
+import { GazeError, didYouMean, initBackend, isGazeError, resolveBackendRequest, seed as seedRun, writeFileAtomic, type BackendReport, type BackendRequest, type RequestSource } from '@gaze/engine';
 import { createClassifier, evaluateClassifier, restoreCheckpoint, trainClassifier, type Classifier, type EpochRecord, type TrainEvent } from '@gaze/models';
+import { createExplainer } from '@gaze/explainers';
+import { createEvaluator } from '@gaze/metrics';
 import { readMetricsCsv, writeRunReport, type MetricRow } from '@gaze/report';
 import { resolvedYaml, type LoadedConfig } from '../config/load-config.js';
 import type { ExperimentConfig } from '../config/schema.js';
 import { planRuns, type PlannedRun } from '../config/sweep.js';
 import { writeExperimentSummary } from './aggregate.js';
 import { describeEnvironment } from './environment.js';
+import { explainGallery } from './gallery.js';
+import { curveCharts, evaluateExplainers, perImageCsv, type EvaluationProgress } from './evaluate.js';
+import { runUnitAblation } from './unit-ablation.js';
 import { ensureDir, freshSweepId, listRuns, pointLatest, readRunRecord, writeRunRecord, type RunRecord } from './run-dir.js';
 
 /** What a run reports while it works; the CLI draws progress from these, and each goes to log.jsonl. */
@@ -19,7 +24,8 @@ export type RunnerEvent =
   | { type: 'log'; line: string }
   | { type: 'train'; event: TrainEvent }
   | { type: 'run-end'; runId: string; runDir: string; status: RunRecord['status']; metrics: MetricRow[] }
-  | { type: 'summary'; dir: string; files: string[] };
+  | { type: 'summary'; dir: string; files: string[] }
+  | ({ type: 'evaluate' } & EvaluationProgress);
 
 export interface RunOptions {
   /** Continue the newest unfinished launch of this config from its checkpoints. */
@@ -164,6 +170,7 @@ async function runOne(loaded: LoadedConfig, planned: PlannedRun, ctx: RunContext
     say(`dataset ${info.type}: ${info.sizes.train} train / ${info.sizes.val} val / ${info.sizes.test} test, ${info.numClasses} classes, images ${info.imageShape.join('x')}`);
     classifier = await createClassifier(config.backbone, { inputShape: info.imageShape, numClasses: info.numClasses, seed: planned.seed, baseDir: loaded.baseDir, where: 'backbone' });
     say(`backbone ${classifier.type}: ${classifier.parameterCount} parameters, taps ${classifier.taps.join(', ')}`);
+    checkComponents(classifier, config, planned.seed);
 
     let history: EpochRecord[] = [];
     const notes: string[] = [];
@@ -197,7 +204,25 @@ async function runOne(loaded: LoadedConfig, planned: PlannedRun, ctx: RunContext
     await writeFileAtomic(join(runDir, 'history.json'), JSON.stringify(history, null, 2) + '\n');
     const metrics = await classifierMetrics(classifier, dataset, config, valAccuracy);
     for (const row of metrics) log({ type: 'metric', ...row });
+    const gallery = await explainGallery(classifier, dataset, config, planned.seed, say);
+    const evaluation = await evaluateExplainers(classifier, dataset, config, planned.seed, {
+      log: say,
+      progress: (p) => ctx.emit({ type: 'evaluate', ...p }),
+    });
+    metrics.push(...evaluation.metrics);
+    for (const row of evaluation.metrics) log({ type: 'metric', ...row });
+    if (evaluation.perImage.length > 0) await writeFileAtomic(join(runDir, 'metrics_per_image.csv'), perImageCsv(evaluation.perImage));
+    const charts = curveCharts(evaluation.curves);
+    if (config.unitAblation) {
+      const ablation = await runUnitAblation(classifier, dataset, config.unitAblation, { log: say });
+      await writeFileAtomic(join(runDir, 'unit_ablation.csv'), ablation.csv);
+      metrics.push(...ablation.metrics);
+      for (const row of ablation.metrics) log({ type: 'metric', ...row });
+      charts.push(ablation.chart);
+    }
     await writeRunReport(runDir, {
+      gallery,
+      charts,
       experiment: config.experiment.name,
       runId,
       configYaml: resolvedYaml(config),
@@ -221,6 +246,20 @@ async function runOne(loaded: LoadedConfig, planned: PlannedRun, ctx: RunContext
     throw error;
   } finally {
     classifier?.dispose();
+  }
+}
+
+/**
+ * Builds every explainer and evaluator once, and checks the unit-ablation tap, before training:
+ * a wrong tap name or parameter then fails in seconds, not after the classifier has trained.
+ */
+function checkComponents(classifier: Classifier, config: ExperimentConfig, seed: number): void {
+  config.explainers.forEach((entry, i) => createExplainer(entry, { classifier, seed, where: `explainers.${i}` }).dispose?.());
+  config.evaluation.forEach((entry, i) => createEvaluator(entry, { where: `evaluation.${i}`, seed }).dispose?.());
+  const tap = config.unitAblation?.tap;
+  if (tap !== undefined && !classifier.taps.includes(tap)) {
+    const guess = didYouMean(tap, classifier.taps);
+    throw new GazeError(`the classifier has no tap '${tap}'${guess ? ` (did you mean '${guess}'?)` : ''}`, { where: 'unitAblation.tap', hint: `use one of its taps: ${classifier.taps.join(', ')}` });
   }
 }
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initBackend, tf } from '@gaze/engine';
-import { readMetricsCsv } from '@gaze/report';
+import { parseCsv, readMetricsCsv } from '@gaze/report';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listRuns, loadExperimentConfig, runExperiment, type RunnerEvent } from '../../src/index.js';
 
@@ -78,6 +78,80 @@ describe('runExperiment', () => {
     expect(log.filter((e) => e.type === 'train' && e.record).map((e) => e.record.epoch)).toEqual([1, 2, 3]);
     expect(log[log.length - 1].type).toBe('finished');
     expect(events.filter((e) => e.type === 'train' && e.event.type === 'epoch')).toHaveLength(3);
+  });
+
+  it('explains and evaluates: metrics with bootstrap CIs, per-image rows, curves and the gallery', async () => {
+    const out = outRoot();
+    const events: RunnerEvent[] = [];
+    const extra = `explainers: [{type: gradcam}, {type: gradient, name: saliency}]
+evaluation: [{type: pointing-game}, {type: deletion, steps: 8}, {type: ad-ic}]
+evaluationSet: {images: 12, batchSize: 8, bootstrap: 200}
+gallery: {images: 3}`;
+    const before = tf.memory().numTensors;
+    const outcome = await runExperiment(loadExperimentConfig(tinyConfig(out, extra)), { onEvent: (e) => events.push(e) });
+    expect(tf.memory().numTensors).toBe(before);
+    const { runDir } = outcome.runs[0];
+    const metrics = readMetricsCsv(join(runDir, 'metrics.csv'));
+    for (const method of ['gradcam', 'saliency']) {
+      for (const metric of ['pointing_game', 'deletion_auc', 'ad_100', 'ic_100', 'ad_50', 'ic_50', 'ad_15', 'ic_15']) {
+        const row = metrics.find((m) => m.method === method && m.metric === metric);
+        expect(row, `${method} ${metric}`).toBeDefined();
+        expect(row!.ci_low!).toBeLessThanOrEqual(row!.value + 1e-12);
+        expect(row!.ci_high!).toBeGreaterThanOrEqual(row!.value - 1e-12);
+      }
+      // The 12 images are 8 + 4: the second batch is cut to what evaluationSet asks for.
+      expect(metrics.find((m) => m.method === method && m.metric === 'deletion_auc')!.n).toBe(12);
+    }
+    // metrics_per_image.csv holds the values each mean is over.
+    const [header, ...rows] = parseCsv(readFileSync(join(runDir, 'metrics_per_image.csv'), 'utf8'));
+    expect(header).toEqual(['method', 'id', 'label', 'metric', 'value']);
+    for (const method of ['gradcam', 'saliency']) {
+      const deletion = rows.filter((r) => r[0] === method && r[3] === 'deletion_auc').map((r) => Number(r[4]));
+      expect(deletion).toHaveLength(12);
+      const mean = deletion.reduce((a, b) => a + b, 0) / 12;
+      expect(metrics.find((m) => m.method === method && m.metric === 'deletion_auc')!.value).toBeCloseTo(mean, 12);
+      expect(new Set(rows.filter((r) => r[0] === method && r[3] === 'deletion_auc').map((r) => r[1])).size).toBe(12);
+    }
+    const files = readdirSync(runDir);
+    expect(files).toContain('gallery.png');
+    expect(readdirSync(join(runDir, 'charts'))).toEqual(expect.arrayContaining(['curve-deletion.svg', 'metrics.svg']));
+    const report = readFileSync(join(runDir, 'report.md'), 'utf8');
+    expect(report).toContain('## Explanations');
+    expect(report).toContain('gallery.png');
+    const progress = events.filter((e) => e.type === 'evaluate');
+    expect(progress.map((e) => (e as { images: number }).images)).toEqual([8, 12, 8, 12]);
+  });
+
+  it('ablates each unit of a tap: unit_ablation.csv, its metrics and chart', async () => {
+    const out = outRoot();
+    const outcome = await runExperiment(loadExperimentConfig(tinyConfig(out, 'unitAblation: {tap: block2, images: 12, batchSize: 8}')));
+    const { runDir } = outcome.runs[0];
+    const [header, ...rows] = parseCsv(readFileSync(join(runDir, 'unit_ablation.csv'), 'utf8'));
+    expect(header).toEqual(['tap', 'unit', 'class', 'images', 'accuracy', 'drop']);
+    // intact (all + 2 classes) and 8 units of block2 (all + 2 classes each)
+    expect(rows).toHaveLength(3 + 8 * 3);
+    const intact = Number(rows[0][4]);
+    expect(rows[0].slice(0, 4)).toEqual(['block2', 'none', 'all', '12']);
+    const units = rows.filter((r) => r[1] !== 'none' && r[2] === 'all');
+    expect(units.map((r) => r[1]).sort()).toEqual(['0', '1', '2', '3', '4', '5', '6', '7']);
+    for (const r of units) {
+      expect(Number(r[5])).toBeCloseTo(intact - Number(r[4]), 12);
+      // an accuracy over 12 images is a multiple of 1/12
+      expect(Math.abs(Number(r[4]) * 12 - Math.round(Number(r[4]) * 12))).toBeLessThan(1e-9);
+    }
+    const metrics = readMetricsCsv(join(runDir, 'metrics.csv'));
+    const maxDrop = metrics.find((m) => m.metric === 'unit_ablation_max_drop/block2')!;
+    expect(maxDrop.value).toBeCloseTo(Math.max(...units.map((r) => Number(r[5]))), 12);
+    expect(readdirSync(join(runDir, 'charts'))).toContain('unit-ablation.svg');
+  });
+
+  it('checks explainer taps and the unit-ablation tap before training', async () => {
+    const out = outRoot();
+    const start = performance.now();
+    await expect(runExperiment(loadExperimentConfig(tinyConfig(out, 'explainers: [{type: gradcam, layer: block7}]')))).rejects.toThrow(/no tap 'block7'/);
+    await expect(runExperiment(loadExperimentConfig(tinyConfig(out, 'unitAblation: {tap: blok2}')))).rejects.toThrow(/no tap 'blok2' \(did you mean 'block2'\?\)/);
+    // no epoch was trained: both fail within the time the backbone takes to build
+    expect(performance.now() - start).toBeLessThan(5000);
   });
 
   it('resumes an interrupted run to the same final metrics as an uninterrupted one', async () => {
