@@ -84,7 +84,7 @@ function runsTextTable(runs: readonly RunSummary[], params: readonly string[]): 
 
 const CI_NOTE =
   `mean and sample std (n - 1) over runs (seeds); ci_low/ci_high: the ${SUMMARY_CI_LEVEL * 100}% t-interval ` +
-  `mean ± t(${1 - (1 - SUMMARY_CI_LEVEL) / 2}, n - 1) · std / √n; std and the interval are blank for a single run.`;
+  `mean ± t(${1 - (1 - SUMMARY_CI_LEVEL) / 2}, n - 1) · std / √n; for a single run, std is blank and the interval is the run's own bootstrap over images where it has one.`;
 
 /**
  * What `gaze report runs/<experiment>` writes into `outDir`: `summary.csv`, `summary.md`,

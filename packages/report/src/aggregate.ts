@@ -18,7 +18,7 @@ export interface SummaryRow {
   std?: number;
   /** Runs with a finite value for this metric. */
   n: number;
-  /** mean ± t(1 - α/2, n - 1) · std / √n; undefined for a single run. */
+  /** mean ± t(1 - α/2, n - 1) · std / √n; for a single run, that run's own CI (bootstrap over images) if it has one. */
   ci_low?: number;
   ci_high?: number;
 }
@@ -32,7 +32,8 @@ export interface AggregateTable {
 /**
  * Aggregates runs over seeds with arquero: groupby(sweep point, method, metric) then rollup
  * mean (`op.mean`), sample std (`op.stdev`) and the count of finite values (`op.valid`); then a
- * two-sided t-interval at `level`. Non-finite values (NaN) are left out and not counted. A
+ * two-sided t-interval at `level`; a point with a single run keeps that run's own interval (the
+ * bootstrap over images) where it has one. Non-finite values (NaN) are left out and not counted. A
  * (method, metric) pair that repeats inside one run counts once (the first). Groups appear in
  * order of first appearance.
  */
@@ -40,6 +41,8 @@ export function aggregateRuns(runs: readonly RunSummary[], level = SUMMARY_CI_LE
   const params = [...new Set(runs.flatMap((r) => Object.keys(r.params)))];
   const points = new Map<string, Record<string, unknown>>();
   const long: Array<{ point: string; method: string; metric: string; value: number }> = [];
+  // The run's own CI (a bootstrap over images), used where a point has a single run.
+  const runCi = new Map<string, { low: number; high: number }>();
   for (const run of runs) {
     const values = params.map((k) => run.params[k]);
     const point = JSON.stringify(values.map((v) => (v === undefined ? null : v)));
@@ -50,6 +53,7 @@ export function aggregateRuns(runs: readonly RunSummary[], level = SUMMARY_CI_LE
       if (seen.has(pair)) continue;
       seen.add(pair);
       long.push({ point, method: m.method, metric: m.metric, value: Number.isFinite(m.value) ? m.value : NaN });
+      if (m.ci_low !== undefined && m.ci_high !== undefined) runCi.set(JSON.stringify([point, m.method, m.metric]), { low: m.ci_low, high: m.ci_high });
     }
   }
   if (long.length === 0) return { params, rows: [] };
@@ -74,6 +78,9 @@ export function aggregateRuns(runs: readonly RunSummary[], level = SUMMARY_CI_LE
       const half = studentTQuantile(1 - (1 - level) / 2, g.n - 1) * (g.std / Math.sqrt(g.n));
       row.ci_low = row.mean - half;
       row.ci_high = row.mean + half;
+    } else if (g.n === 1) {
+      const ci = runCi.get(JSON.stringify([g.point, g.method, g.metric]));
+      if (ci) [row.ci_low, row.ci_high] = [ci.low, ci.high];
     }
     return row;
   });

@@ -60,6 +60,24 @@ describe('aggregateRuns', () => {
     ]);
   });
 
+  test("one run per point keeps that run's own (bootstrap) CI; two runs use the t-interval", () => {
+    const withCi = (runId: string, seed: number, point: number, value: number): RunSummary => ({
+      runId,
+      seed,
+      params: { p: point },
+      metrics: [{ method: 'gradcam', metric: 'deletion_auc', value, n: 100, ci_low: value - 0.05, ci_high: value + 0.04 }],
+      history: [],
+    });
+    const table = aggregateRuns([withCi('a', 1, 1, 0.3), withCi('b', 1, 2, 0.5), withCi('c', 2, 2, 0.7)]);
+    const [single, pair] = table.rows;
+    expect(single.ci_low).toBeCloseTo(0.25, 12);
+    expect(single.ci_high).toBeCloseTo(0.34, 12);
+    expect(single.std).toBeUndefined();
+    // mean 0.6, std 0.141421, half width 12.706205 * 0.141421 / sqrt(2) = 1.2706205
+    expect(pair.ci_low).toBeCloseTo(0.6 - 1.2706205, 6);
+    expect(pair.ci_high).toBeCloseTo(0.6 + 1.2706205, 6);
+  });
+
   test('two runs: t(0.975, 1) = 12.706205', () => {
     const [row] = aggregateRuns([run('a', 1, {}, { 'm::x': 1 }), run('b', 2, {}, { 'm::x': 2 })]).rows;
     expect(row.std).toBeCloseTo(Math.SQRT1_2, 12);
