@@ -47,7 +47,7 @@ export function metricBarsSpec(rows: MetricBarRow[], options: MetricBarsOptions 
   const groups = unique(rows.map((r) => r.group ?? ''));
   const colorField = grouped
     ? { field: 'group', type: 'nominal' as const, title: options.groupTitle ?? 'group', scale: { domain: groups } }
-    : { field: 'method', type: 'nominal' as const, title: 'method', scale: { domain: methods }, legend: null };
+    : { field: 'method', type: 'nominal' as const, title: 'method', scale: { domain: methods, ...twentyColours(methods.length) }, legend: null };
   const x = { field: 'method', type: 'nominal' as const, title: null, sort: methods, axis: { labelAngle: -30 } };
   const xOffset = grouped ? { xOffset: { field: 'group', type: 'nominal' as const, sort: groups } } : {};
   return {
@@ -94,4 +94,9 @@ function isFiniteNumber(v: number | undefined): v is number {
 
 function unique(xs: string[]): string[] {
   return [...new Set(xs)];
+}
+
+/** Past the default palette's 10 colours, tableau20 keeps up to 20 methods apart. */
+function twentyColours(count: number): { scheme?: string } {
+  return count > 10 ? { scheme: 'tableau20' } : {};
 }
