@@ -18,7 +18,7 @@ describe('gaze doctor', () => {
     expect(stdout).toMatch(/^Gaze doctor\n/);
     expect(stdout).toContain(`node    ${process.version} (linux x64)`);
     for (const heading of ['Backends', 'Engine kernels', 'GPU', 'Datasets']) expect(stdout).toContain(`\n${heading}`);
-    expect(stdout).toMatch(/\n {2}wasm +available: binaries from .*tfjs-backend-wasm\/dist\/, SIMD on, 1 thread\(s\)\n/);
+    expect(stdout).toMatch(/\n {2}wasm +available: binaries from .*tfjs-backend-wasm\/dist\/, SIMD on, 1 thread\(s\); convolutions on (oneDNN [\d.]+: Conv2D[^\n]*|XNNPACK \(native kernels off: .+\))\n/);
     expect(stdout).toMatch(/\n {2}auto picks +\S+: auto picked /);
     expect(stdout).toMatch(/\n {2}libcudart\.so\.11\.0 +(found|not found)/);
     expect(stdout).toMatch(/\n {2}fashion-mnist +(found: |not found in \/usr\/share\/datasets\/fashion-mnist; install: apt-get install dataset-fashion-mnist)/);

@@ -4,7 +4,7 @@ import * as wasm from '@tensorflow/tfjs-backend-wasm';
 import { GazeError } from './errors.js';
 import { tf } from './tf.js';
 import { locateWasmFiles } from './wasm/locate-wasm-files.js';
-import { engineKernelsFor, registerEngineKernels, type EngineKernel } from './kernels/register.js';
+import { engineKernelsFor, nativeKernelStatus, registerEngineKernels, type EngineKernel } from './kernels/register.js';
 
 export const BACKEND_REQUESTS = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
 export type BackendRequest = (typeof BACKEND_REQUESTS)[number];
@@ -143,7 +143,9 @@ async function activate(backend: BackendName): Promise<{ threads: number; simd: 
       await setTfjsBackend('wasm');
       const simd = Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
       const threads = wasm.getThreadsCount();
-      return { threads, simd, detail: `binaries from ${files.dir}, SIMD ${simd ? 'on' : 'off'}, ${threads} thread(s)` };
+      const native = nativeKernelStatus();
+      const conv = native.active ? `convolutions on ${native.detail}` : `convolutions on XNNPACK (native kernels off: ${native.detail})`;
+      return { threads, simd, detail: `binaries from ${files.dir}, SIMD ${simd ? 'on' : 'off'}, ${threads} thread(s); ${conv}` };
     }
     case 'cpu':
       registerEngineKernels('cpu');

@@ -15,7 +15,7 @@ export {
   type RequestSource,
 } from './backend.js';
 export { locateWasmFiles, WASM_BINARIES, type WasmFiles } from './wasm/locate-wasm-files.js';
-export { ENGINE_KERNELS, engineKernelsFor, registerEngineKernels, type EngineKernel } from './kernels/register.js';
+export { ENGINE_KERNELS, NATIVE_KERNELS, engineKernelsFor, nativeKernelStatus, registerEngineKernels, type EngineKernel } from './kernels/register.js';
 export { Rng, currentSeed, hash32, rng, seed, unseed } from './seed.js';
 export { resize } from './ops/resize.js';
 export { gaussianBlur, gaussianKernel1d, type BlurOptions } from './ops/gaussian-blur.js';

@@ -1,11 +1,14 @@
 import { tf } from '../tf.js';
 import { avgPoolGrad } from './avg-pool-grad.js';
+import { batchNormGradConfig } from './batch-norm-grad.js';
 import { conv2dBackpropFilter } from './conv2d-backprop-filter.js';
 import { conv2dBackpropInput } from './conv2d-backprop-input.js';
 import { depthwiseConv2dBackpropFilter } from './depthwise-conv2d-backprop-filter.js';
 import { depthwiseConv2dBackpropInput } from './depthwise-conv2d-backprop-input.js';
 import type { KernelArgs } from './kernel-io.js';
 import { maxPoolGrad } from './max-pool-grad.js';
+import { nativeConvBackwardData, nativeConvBackwardWeights, nativeConvForward } from './native-conv.js';
+import { loadNative } from '@gaze/native';
 import { resizeBilinearGrad } from './resize-bilinear-grad.js';
 import { resizeNearestNeighborGrad } from './resize-nearest-neighbor-grad.js';
 import { unsortedSegmentSum } from './unsorted-segment-sum.js';
@@ -40,8 +43,54 @@ export function engineKernelsFor(backend: string): EngineKernel[] {
   return ENGINE_KERNELS.filter((k) => (k.backends as readonly string[]).includes(backend));
 }
 
+/** Gradients the engine replaces on every backend (tfjs keeps one gradient per kernel name). */
+export const ENGINE_GRADIENTS = [{ kernelName: 'FusedBatchNorm', why: 'replaces-slow', note: 'upstream tiles rsqrt(variance) to the input size; broadcasting instead' }] as const;
+
 /** Registers (or re-registers over upstream) the engine's kernels for `backend`; idempotent. */
 export function registerEngineKernels(backend: 'wasm' | 'cpu'): void {
+  if (tf.getGradient('FusedBatchNorm')?.gradFunc !== batchNormGradConfig.gradFunc) tf.registerGradient(batchNormGradConfig);
+  // Once per backend: a second pass would take the native kernels for upstream ones.
+  if (registered.has(backend)) return;
+  registerOwnKernels(backend);
+  if (backend === 'wasm') registerNativeKernels();
+  registered.add(backend);
+}
+
+const registered = new Set<string>();
+
+/** Kernels the oneDNN addon runs on wasm's heap when it is built (see nativeKernelStatus). */
+export const NATIVE_KERNELS = ['Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'] as const;
+
+let nativeRegistered = false;
+
+/** Whether the wasm backend's convolutions run on oneDNN (@gaze/native), and if not, why. */
+export function nativeKernelStatus(): { active: boolean; detail: string } {
+  const native = loadNative();
+  if (!native.ok) return { active: false, detail: native.why };
+  return { active: nativeRegistered, detail: `oneDNN ${native.version}: ${NATIVE_KERNELS.join(', ')}` };
+}
+
+function registerNativeKernels(): void {
+  const native = loadNative();
+  if (!native.ok || nativeRegistered) return;
+  const bodies: Record<(typeof NATIVE_KERNELS)[number], (fallback: KernelBody) => KernelBody> = {
+    Conv2D: (fallback) => nativeConvForward(native.kernels, fallback, false),
+    FusedConv2D: (fallback) => nativeConvForward(native.kernels, fallback, true),
+    Conv2DBackpropInput: (fallback) => nativeConvBackwardData(native.kernels, fallback),
+    Conv2DBackpropFilter: (fallback) => nativeConvBackwardWeights(native.kernels, fallback),
+  };
+  for (const name of NATIVE_KERNELS) {
+    const existing = tf.getKernel(name, 'wasm');
+    if (!existing) continue;
+    // The kernel it replaces (upstream or the engine's own) serves the cases oneDNN does not take.
+    const fallback = existing.kernelFunc as unknown as KernelBody;
+    tf.unregisterKernel(name, 'wasm');
+    tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: bodies[name](fallback) as unknown as tf.KernelFunc, setupFunc: existing.setupFunc, disposeFunc: existing.disposeFunc });
+  }
+  nativeRegistered = true;
+}
+
+function registerOwnKernels(backend: 'wasm' | 'cpu'): void {
   for (const kernel of KERNELS) {
     if (!(kernel.backends as readonly string[]).includes(backend)) continue;
     const existing = tf.getKernel(kernel.kernelName, backend);

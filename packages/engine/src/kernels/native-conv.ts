@@ -1,0 +1,104 @@
+import type { NativeConv } from '@gaze/native';
+import type { tf } from '../tf.js';
+import { convInfoFromAttrs } from './conv-geometry.js';
+import type { KernelArgs } from './kernel-io.js';
+
+/**
+ * wasm kernels that hand convolutions to the oneDNN addon (@gaze/native), on views of the wasm
+ * heap: no copies, and oneDNN's own threads. Each covers NHWC float32 convolutions (any stride,
+ * padding and dilation); anything else (NCHW, fused activations other than ReLU, broadcast
+ * biases) goes to the kernel registered before it.
+ */
+
+interface WasmHeap {
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  typedArrayFromHeap(info: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
+}
+
+type Body = (args: KernelArgs<string>) => tf.TensorInfo;
+type ConvInfo = ReturnType<typeof convInfoFromAttrs>;
+
+/**
+ * Bottom/right padding as the output size implies it (oneDNN checks the sizes add up; tfjs's
+ * numeric padding can list more than the last window reaches).
+ */
+function farPadding(info: ConvInfo): { bottom: number; right: number } {
+  const { top, left } = info.padInfo;
+  return {
+    bottom: (info.outHeight - 1) * info.strideHeight + (info.filterHeight - 1) * info.dilationHeight + 1 - info.inHeight - top,
+    right: (info.outWidth - 1) * info.strideWidth + (info.filterWidth - 1) * info.dilationWidth + 1 - info.inWidth - left,
+  };
+}
+
+/** The 18-int geometry the addon reads (see @gaze/native). */
+function geometry(info: ConvInfo, flags: number): Int32Array {
+  const { top, left } = info.padInfo;
+  const { bottom, right } = farPadding(info);
+  return Int32Array.from([
+    info.batchSize, info.inHeight, info.inWidth, info.inChannels,
+    info.filterHeight, info.filterWidth, info.outChannels,
+    info.outHeight, info.outWidth, info.strideHeight, info.strideWidth,
+    top, left, bottom, right, info.dilationHeight, info.dilationWidth, flags,
+  ]);
+}
+
+function supported(info: ConvInfo, attrs: Record<string, unknown>, ...dtypes: string[]): boolean {
+  const { top, left } = info.padInfo;
+  const { bottom, right } = farPadding(info);
+  return attrs.dataFormat !== 'NCHW' && dtypes.every((d) => d === 'float32') && Math.min(top, left, bottom, right) >= 0;
+}
+
+function view(backend: WasmHeap, info: tf.TensorInfo): Float32Array {
+  return backend.typedArrayFromHeap(info) as Float32Array;
+}
+
+/** Conv2D and FusedConv2D (bias [Co], activation linear or relu) on oneDNN. */
+export function nativeConvForward(native: NativeConv, fallback: Body, fused: boolean): Body {
+  return (args) => {
+    const { inputs, attrs } = args;
+    const backend = args.backend as unknown as WasmHeap;
+    const x = inputs.x;
+    const filter = inputs.filter;
+    const bias = fused ? inputs.bias : undefined;
+    const activation = fused ? ((attrs.activation as string | undefined) ?? 'linear') : 'linear';
+    const info = convInfoFromAttrs(x.shape, filter.shape, attrs, { dilations: true });
+    const biasOk = bias === undefined || (bias.shape.length === 1 && bias.shape[0] === info.outChannels && bias.dtype === 'float32');
+    if (!supported(info, attrs, x.dtype, filter.dtype) || !biasOk || (activation !== 'linear' && activation !== 'relu') || (fused && inputs.preluActivationWeights)) {
+      return fallback(args);
+    }
+    const out = backend.makeOutput([info.batchSize, info.outHeight, info.outWidth, info.outChannels], 'float32');
+    // Views after the allocation, which may grow the heap.
+    native.conv2dForward(geometry(info, activation === 'relu' ? 1 : 0), view(backend, x), view(backend, filter), bias ? view(backend, bias) : null, view(backend, out));
+    return out;
+  };
+}
+
+/** Conv2DBackpropInput on oneDNN. */
+export function nativeConvBackwardData(native: NativeConv, fallback: Body): Body {
+  return (args) => {
+    const { inputs, attrs } = args;
+    const backend = args.backend as unknown as WasmHeap;
+    const { dy, filter } = inputs;
+    const inputShape = attrs.inputShape as [number, number, number, number];
+    const info = convInfoFromAttrs(inputShape, filter.shape, attrs);
+    if (!supported(info, attrs, dy.dtype, filter.dtype)) return fallback(args);
+    const dx = backend.makeOutput([...inputShape], 'float32');
+    native.conv2dBackwardData(geometry(info, 0), view(backend, dy), view(backend, filter), view(backend, dx));
+    return dx;
+  };
+}
+
+/** Conv2DBackpropFilter on oneDNN. */
+export function nativeConvBackwardWeights(native: NativeConv, fallback: Body): Body {
+  return (args) => {
+    const { inputs, attrs } = args;
+    const backend = args.backend as unknown as WasmHeap;
+    const { x, dy } = inputs;
+    const filterShape = attrs.filterShape as [number, number, number, number];
+    const info = convInfoFromAttrs(x.shape, filterShape, attrs);
+    if (!supported(info, attrs, x.dtype, dy.dtype)) return fallback(args);
+    const dw = backend.makeOutput([...filterShape], 'float32');
+    native.conv2dBackwardWeights(geometry(info, 0), view(backend, x), view(backend, dy), view(backend, dw));
+    return dw;
+  };
+}

@@ -1,0 +1,262 @@
+// @gaze/native: convolution kernels on oneDNN (Debian libdnnl-dev, oneDNN 2.6), called by the
+// engine's wasm kernels on views of the wasm heap (NHWC float32, HWIO filters), so no copies.
+//
+// Each function takes the tensors as Float32Arrays and the geometry as one Int32Array:
+//   [B, H, W, Ci,  KH, KW, Co,  Ho, Wo,  strideH, strideW,  padTop, padLeft, padBottom, padRight,
+//    dilationH, dilationW,  flags]        flags bit 0: ReLU after the bias (forward only)
+// conv2dForward(geom, x, w, bias | null, out)      out = relu?(conv(x, w) + bias)
+// conv2dBackwardData(geom, dy, w, dx)              dx = d conv / d x applied to dy
+// conv2dBackwardWeights(geom, x, dy, dw)           dw = d conv / d w applied to dy
+// Primitives are built once per geometry and reused.
+#include <node_api.h>
+
+#include <dnnl.hpp>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+using dnnl::algorithm;
+using dnnl::memory;
+using dnnl::prop_kind;
+using tag = dnnl::memory::format_tag;
+using dt = dnnl::memory::data_type;
+
+namespace {
+
+dnnl::engine &cpu() {
+  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
+  return e;
+}
+
+dnnl::stream &stream() {
+  static dnnl::stream s(cpu());
+  return s;
+}
+
+struct Geometry {
+  int b, h, w, ci, kh, kw, co, ho, wo, sh, sw, pt, pl, pb, pr, dh, dw, flags;
+  memory::desc src() const { return memory::desc({b, ci, h, w}, dt::f32, tag::nhwc); }
+  memory::desc dst() const { return memory::desc({b, co, ho, wo}, dt::f32, tag::nhwc); }
+  memory::desc weightsHwio() const { return memory::desc({co, ci, kh, kw}, dt::f32, tag::hwio); }
+  memory::desc weightsAny() const { return memory::desc({co, ci, kh, kw}, dt::f32, tag::any); }
+  memory::dims strides() const { return {sh, sw}; }
+  memory::dims dilations() const { return {dh - 1, dw - 1}; }  // oneDNN counts extra gaps
+  memory::dims padL() const { return {pt, pl}; }
+  memory::dims padR() const { return {pb, pr}; }
+  std::string key(const char *op, bool bias) const {
+    std::string k(op);
+    for (int v : {b, h, w, ci, kh, kw, co, ho, wo, sh, sw, pt, pl, pb, pr, dh, dw, flags, bias ? 1 : 0}) k += "," + std::to_string(v);
+    return k;
+  }
+};
+
+dnnl::convolution_forward::primitive_desc forwardPd(const Geometry &g, bool bias, bool relu) {
+  auto biasMd = bias ? memory::desc({g.co}, dt::f32, tag::x) : memory::desc();
+  dnnl::convolution_forward::desc d(prop_kind::forward_training, algorithm::convolution_direct, g.src(), g.weightsAny(), biasMd, g.dst(),
+                                    g.strides(), g.dilations(), g.padL(), g.padR());
+  dnnl::primitive_attr attr;
+  if (relu) {
+    dnnl::post_ops ops;
+    ops.append_eltwise(1.f, algorithm::eltwise_relu, 0.f, 0.f);
+    attr.set_post_ops(ops);
+  }
+  return dnnl::convolution_forward::primitive_desc(d, attr, cpu());
+}
+
+struct Forward {
+  dnnl::convolution_forward::primitive_desc pd;
+  dnnl::convolution_forward prim;
+  bool reorderWeights;
+};
+struct BackwardData {
+  dnnl::convolution_backward_data::primitive_desc pd;
+  dnnl::convolution_backward_data prim;
+  bool reorderWeights;
+};
+struct BackwardWeights {
+  dnnl::convolution_backward_weights::primitive_desc pd;
+  dnnl::convolution_backward_weights prim;
+  bool reorderWeights;
+};
+
+std::map<std::string, std::unique_ptr<Forward>> forwards;
+std::map<std::string, std::unique_ptr<BackwardData>> backwardData;
+std::map<std::string, std::unique_ptr<BackwardWeights>> backwardWeights;
+
+// --- N-API plumbing -------------------------------------------------------------------------
+
+bool throwIf(napi_env env, bool bad, const char *message) {
+  if (bad) napi_throw_error(env, "GAZE_NATIVE", message);
+  return bad;
+}
+
+float *floatData(napi_env env, napi_value v, size_t *length) {
+  bool is = false;
+  napi_is_typedarray(env, v, &is);
+  if (!is) return nullptr;
+  napi_typedarray_type type;
+  void *data = nullptr;
+  napi_value buffer;
+  size_t offset = 0;
+  napi_get_typedarray_info(env, v, &type, length, &data, &buffer, &offset);
+  return type == napi_float32_array ? static_cast<float *>(data) : nullptr;
+}
+
+bool readGeometry(napi_env env, napi_value v, Geometry *g) {
+  bool is = false;
+  napi_is_typedarray(env, v, &is);
+  if (!is) return false;
+  napi_typedarray_type type;
+  size_t length = 0;
+  void *data = nullptr;
+  napi_value buffer;
+  size_t offset = 0;
+  napi_get_typedarray_info(env, v, &type, &length, &data, &buffer, &offset);
+  if (type != napi_int32_array || length != 18) return false;
+  const int *p = static_cast<const int *>(data);
+  *g = Geometry{p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11], p[12], p[13], p[14], p[15], p[16], p[17]};
+  return true;
+}
+
+bool isNull(napi_env env, napi_value v) {
+  napi_valuetype t;
+  napi_typeof(env, v, &t);
+  return t == napi_null || t == napi_undefined;
+}
+
+template <typename F>
+napi_value guarded(napi_env env, F body) {
+  try {
+    body();
+  } catch (const dnnl::error &e) {
+    napi_throw_error(env, "GAZE_NATIVE", (std::string("oneDNN: ") + e.what()).c_str());
+  } catch (const std::exception &e) {
+    napi_throw_error(env, "GAZE_NATIVE", e.what());
+  }
+  return nullptr;
+}
+
+// Runs `prim` after reordering HWIO weights into the layout the primitive chose, when needed.
+memory weightsFor(const memory::desc &chosen, const memory::desc &hwio, float *data, bool *reordered) {
+  memory user(hwio, cpu(), data);
+  if (chosen == hwio) {
+    *reordered = false;
+    return user;
+  }
+  memory packed(chosen, cpu());
+  dnnl::reorder(user, packed).execute(stream(), user, packed);
+  *reordered = true;
+  return packed;
+}
+
+napi_value Conv2dForward(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value args[5];
+  napi_get_cb_info(env, info, &argc, args, nullptr, nullptr);
+  Geometry g;
+  if (throwIf(env, argc != 5 || !readGeometry(env, args[0], &g), "conv2dForward(geometry Int32Array(18), x, w, bias|null, out)")) return nullptr;
+  size_t nx, nw, nb = 0, no;
+  float *x = floatData(env, args[1], &nx), *w = floatData(env, args[2], &nw), *out = floatData(env, args[4], &no);
+  bool hasBias = !isNull(env, args[3]);
+  float *bias = hasBias ? floatData(env, args[3], &nb) : nullptr;
+  if (throwIf(env, !x || !w || !out || (hasBias && !bias), "conv2dForward: x, w, out (and bias) must be Float32Arrays")) return nullptr;
+  if (throwIf(env, nx != size_t(g.b) * g.h * g.w * g.ci || nw != size_t(g.kh) * g.kw * g.ci * g.co || no != size_t(g.b) * g.ho * g.wo * g.co ||
+                       (hasBias && nb != size_t(g.co)),
+              "conv2dForward: array lengths do not match the geometry"))
+    return nullptr;
+  return guarded(env, [&] {
+    bool relu = g.flags & 1;
+    auto &entry = forwards[g.key("fwd", hasBias)];
+    if (!entry) {
+      auto pd = forwardPd(g, hasBias, relu);
+      entry.reset(new Forward{pd, dnnl::convolution_forward(pd), false});
+    }
+    bool reordered;
+    memory weights = weightsFor(entry->pd.weights_desc(), g.weightsHwio(), w, &reordered);
+    std::unordered_map<int, memory> io{{DNNL_ARG_SRC, memory(g.src(), cpu(), x)}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, memory(g.dst(), cpu(), out)}};
+    if (hasBias) io.insert({DNNL_ARG_BIAS, memory(memory::desc({g.co}, dt::f32, tag::x), cpu(), bias)});
+    entry->prim.execute(stream(), io);
+    stream().wait();
+  });
+}
+
+napi_value Conv2dBackwardData(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value args[4];
+  napi_get_cb_info(env, info, &argc, args, nullptr, nullptr);
+  Geometry g;
+  if (throwIf(env, argc != 4 || !readGeometry(env, args[0], &g), "conv2dBackwardData(geometry Int32Array(18), dy, w, dx)")) return nullptr;
+  size_t ndy, nw, ndx;
+  float *dy = floatData(env, args[1], &ndy), *w = floatData(env, args[2], &nw), *dx = floatData(env, args[3], &ndx);
+  if (throwIf(env, !dy || !w || !dx, "conv2dBackwardData: dy, w, dx must be Float32Arrays")) return nullptr;
+  if (throwIf(env, ndx != size_t(g.b) * g.h * g.w * g.ci || nw != size_t(g.kh) * g.kw * g.ci * g.co || ndy != size_t(g.b) * g.ho * g.wo * g.co,
+              "conv2dBackwardData: array lengths do not match the geometry"))
+    return nullptr;
+  return guarded(env, [&] {
+    auto &entry = backwardData[g.key("bwd-data", false)];
+    if (!entry) {
+      auto hint = forwardPd(g, false, false);
+      dnnl::convolution_backward_data::desc d(algorithm::convolution_direct, g.src(), g.weightsAny(), g.dst(), g.strides(), g.dilations(), g.padL(), g.padR());
+      dnnl::convolution_backward_data::primitive_desc pd(d, cpu(), hint);
+      entry.reset(new BackwardData{pd, dnnl::convolution_backward_data(pd), false});
+    }
+    bool reordered;
+    memory weights = weightsFor(entry->pd.weights_desc(), g.weightsHwio(), w, &reordered);
+    entry->prim.execute(stream(), {{DNNL_ARG_DIFF_DST, memory(g.dst(), cpu(), dy)}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DIFF_SRC, memory(g.src(), cpu(), dx)}});
+    stream().wait();
+  });
+}
+
+napi_value Conv2dBackwardWeights(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value args[4];
+  napi_get_cb_info(env, info, &argc, args, nullptr, nullptr);
+  Geometry g;
+  if (throwIf(env, argc != 4 || !readGeometry(env, args[0], &g), "conv2dBackwardWeights(geometry Int32Array(18), x, dy, dw)")) return nullptr;
+  size_t nx, ndy, ndw;
+  float *x = floatData(env, args[1], &nx), *dy = floatData(env, args[2], &ndy), *dw = floatData(env, args[3], &ndw);
+  if (throwIf(env, !x || !dy || !dw, "conv2dBackwardWeights: x, dy, dw must be Float32Arrays")) return nullptr;
+  if (throwIf(env, nx != size_t(g.b) * g.h * g.w * g.ci || ndw != size_t(g.kh) * g.kw * g.ci * g.co || ndy != size_t(g.b) * g.ho * g.wo * g.co,
+              "conv2dBackwardWeights: array lengths do not match the geometry"))
+    return nullptr;
+  return guarded(env, [&] {
+    auto &entry = backwardWeights[g.key("bwd-weights", false)];
+    if (!entry) {
+      auto hint = forwardPd(g, false, false);
+      dnnl::convolution_backward_weights::desc d(algorithm::convolution_direct, g.src(), g.weightsAny(), g.dst(), g.strides(), g.dilations(), g.padL(), g.padR());
+      dnnl::convolution_backward_weights::primitive_desc pd(d, cpu(), hint);
+      entry.reset(new BackwardWeights{pd, dnnl::convolution_backward_weights(pd), false});
+    }
+    memory user(g.weightsHwio(), cpu(), dw);
+    bool direct = entry->pd.diff_weights_desc() == g.weightsHwio();
+    memory target = direct ? user : memory(entry->pd.diff_weights_desc(), cpu());
+    entry->prim.execute(stream(), {{DNNL_ARG_SRC, memory(g.src(), cpu(), x)}, {DNNL_ARG_DIFF_DST, memory(g.dst(), cpu(), dy)}, {DNNL_ARG_DIFF_WEIGHTS, target}});
+    if (!direct) dnnl::reorder(target, user).execute(stream(), target, user);
+    stream().wait();
+  });
+}
+
+napi_value Version(napi_env env, napi_callback_info) {
+  const dnnl_version_t *v = dnnl_version();
+  std::string s = std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch);
+  napi_value out;
+  napi_create_string_utf8(env, s.c_str(), s.size(), &out);
+  return out;
+}
+
+napi_value Init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"conv2dForward", nullptr, Conv2dForward, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"conv2dBackwardData", nullptr, Conv2dBackwardData, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"conv2dBackwardWeights", nullptr, Conv2dBackwardWeights, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"onednnVersion", nullptr, Version, nullptr, nullptr, nullptr, napi_default, nullptr},
+  };
+  napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
+  return exports;
+}
+
+}  // namespace
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)

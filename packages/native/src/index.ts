@@ -1,0 +1,42 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * Convolutions on oneDNN over caller-owned Float32Arrays (NHWC data, HWIO filters). `geometry` is
+ * an Int32Array of 18: [B, H, W, Ci, KH, KW, Co, Ho, Wo, strideH, strideW, padTop, padLeft,
+ * padBottom, padRight, dilationH, dilationW, flags] (flags bit 0: ReLU after the bias).
+ */
+export interface NativeConv {
+  conv2dForward(geometry: Int32Array, x: Float32Array, w: Float32Array, bias: Float32Array | null, out: Float32Array): void;
+  conv2dBackwardData(geometry: Int32Array, dy: Float32Array, w: Float32Array, dx: Float32Array): void;
+  conv2dBackwardWeights(geometry: Int32Array, x: Float32Array, dy: Float32Array, dw: Float32Array): void;
+  onednnVersion(): string;
+}
+
+export type NativeStatus = { ok: true; kernels: NativeConv; version: string } | { ok: false; why: string };
+
+const ADDON = fileURLToPath(new URL('../build/Release/gaze_native.node', import.meta.url));
+const STATUS = fileURLToPath(new URL('../build/status.json', import.meta.url));
+
+let cached: NativeStatus | undefined;
+
+/** Loads the addon once; when it is absent or fails to load, says why (from the install's build status when there is one). */
+export function loadNative(): NativeStatus {
+  if (cached) return cached;
+  if (process.env.GAZE_NATIVE === '0') return (cached = { ok: false, why: 'turned off by GAZE_NATIVE=0' });
+  if (!existsSync(ADDON)) {
+    let why = 'the oneDNN addon was not built (npm rebuild @gaze/native after installing libdnnl-dev)';
+    if (existsSync(STATUS)) {
+      const status = JSON.parse(readFileSync(STATUS, 'utf8')) as { ok: boolean; why?: string };
+      if (!status.ok && status.why) why = status.why;
+    }
+    return (cached = { ok: false, why });
+  }
+  try {
+    const kernels = createRequire(import.meta.url)(ADDON) as NativeConv;
+    return (cached = { ok: true, kernels, version: kernels.onednnVersion() });
+  } catch (error) {
+    return (cached = { ok: false, why: `the oneDNN addon did not load: ${(error as Error).message}` });
+  }
+}

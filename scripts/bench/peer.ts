@@ -1,0 +1,283 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createDataset, disposeBatch, type Batch, type DatasetInfo } from '@gaze/data';
+import { initBackend, nativeKernelStatus, tf } from '@gaze/engine';
+import { createExplainer } from '@gaze/explainers';
+import { createEvaluator } from '@gaze/metrics';
+import { createClassifier, type LayersClassifier } from '@gaze/models';
+
+/**
+ * Gaze against PyTorch on the same machine: the same network (exported topology and weights),
+ * the same inputs, the same number of threads (wasm runs one), timed the same way. The peer is
+ * scripts/bench/peer/torch_peer.py under Debian's python3 with `python3-torch`; when torch is
+ * missing the suite tries `apt-get install python3-torch` once, and skips with a line saying why
+ * when that fails.
+ */
+
+const PYTHON = '/usr/bin/python3';
+const PEER_SCRIPT = fileURLToPath(new URL('./peer/torch_peer.py', import.meta.url));
+
+interface PeerWorkload {
+  name: string;
+  kind: 'train-step' | 'forward' | 'gradcam' | 'rise' | 'deletion-insertion';
+  n?: number;
+  steps?: number;
+  rows?: number;
+  /** Only the first this many images of the batch (the slow perturbation workloads). */
+  images?: number;
+}
+
+interface ModelPlan {
+  backbone: { type: string } & Record<string, unknown>;
+  workloads: PeerWorkload[];
+}
+
+export interface PeerResult {
+  workload: string;
+  images: number;
+  /** Seconds per call (a call = one batch of `images`). */
+  gazeSeconds: number;
+  peerSeconds?: number;
+  /** gaze / peer time: below 1 Gaze is faster. */
+  ratio?: number;
+}
+
+export interface PeerBench {
+  name: 'peer';
+  mode: 'quick' | 'full';
+  backend: string;
+  threads: number;
+  peer: { available: boolean; why?: string; torch?: string; maxLogitDiff: Record<string, number> };
+  size: number;
+  batch: number;
+  results: PeerResult[];
+}
+
+/** Whether Debian's python3 imports torch, after one apt-get attempt when it does not. */
+export function ensureTorch(log: (line: string) => void): { ok: boolean; why?: string } {
+  const probe = () => spawnSync(PYTHON, ['-c', 'import torch, numpy'], { encoding: 'utf8' });
+  let r = probe();
+  if (r.status === 0) return { ok: true };
+  log('  peer: python3-torch is missing; trying apt-get install python3-torch ...');
+  const command = process.getuid?.() === 0 ? ['apt-get'] : ['sudo', '-n', 'apt-get'];
+  const install = spawnSync(command[0], [...command.slice(1), 'install', '-y', '-qq', 'python3-torch'], {
+    encoding: 'utf8',
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+  });
+  r = probe();
+  if (r.status === 0) return { ok: true };
+  const reason = (install.stderr || install.error?.message || r.stderr || '').trim().split('\n').slice(-1)[0];
+  return { ok: false, why: `${PYTHON} cannot import torch (apt-get install python3-torch: ${reason || 'failed'})` };
+}
+
+function plans(quick: boolean): ModelPlan[] {
+  const steps = quick ? 16 : 224;
+  const n = quick ? 50 : 1000;
+  const images = quick ? 4 : 8; // RISE and deletion/insertion take seconds per image: a few images give the rate
+  return [
+    {
+      backbone: { type: 'vgg-small' },
+      workloads: [
+        { name: 'vgg-small train step', kind: 'train-step' },
+        { name: 'vgg-small forward', kind: 'forward' },
+        { name: 'grad-cam', kind: 'gradcam' },
+        { name: `rise (N=${n})`, kind: 'rise', n, rows: 256, images },
+        { name: `deletion+insertion (${steps} steps)`, kind: 'deletion-insertion', steps, rows: 128, images },
+      ],
+    },
+    {
+      backbone: { type: 'resnet-small' },
+      workloads: [
+        { name: 'resnet-small train step', kind: 'train-step' },
+        { name: 'resnet-small forward', kind: 'forward' },
+      ],
+    },
+  ];
+}
+
+/** Seconds per call of fn after `warmup` calls (fn must wait for its result). */
+async function timed(fn: () => Promise<void> | void, repeats: number, warmup = 1): Promise<number> {
+  for (let i = 0; i < warmup; i++) await fn();
+  const t0 = performance.now();
+  for (let i = 0; i < repeats; i++) await fn();
+  return (performance.now() - t0) / 1000 / repeats;
+}
+
+/** Gaze's time per call for one workload on `classifier` with batch (x, y). */
+async function gazeSeconds(classifier: LayersClassifier, w: PeerWorkload, full: Batch, info: DatasetInfo, repeats: number): Promise<number> {
+  const batch = w.images ? sliceBatch(full, w.images) : full;
+  try {
+    return await gazeBatchSeconds(classifier, w, batch, info, repeats);
+  } finally {
+    if (batch !== full) disposeBatch(batch);
+  }
+}
+
+function sliceBatch(batch: Batch, n: number): Batch {
+  return { ...batch, images: batch.images.slice(0, n), labels: batch.labels.slice(0, n), masks: batch.masks?.slice(0, n), boxes: batch.boxes?.slice(0, n), ids: batch.ids.slice(0, n), attributes: undefined, classes: undefined };
+}
+
+async function gazeBatchSeconds(classifier: LayersClassifier, w: PeerWorkload, batch: Batch, info: DatasetInfo, repeats: number): Promise<number> {
+  const x = batch.images;
+  const y = batch.labels as tf.Tensor1D;
+  if (w.kind === 'train-step') {
+    const optimizer = tf.train.adam(1e-3);
+    const onehot = tf.oneHot(y, classifier.numClasses);
+    const step = () => {
+      const loss = optimizer.minimize(() => tf.losses.softmaxCrossEntropy(onehot, classifier.logits(x, { training: true })) as tf.Scalar, true, classifier.trainableWeights);
+      loss!.dataSync();
+      loss!.dispose();
+    };
+    const s = await timed(step, repeats, 2);
+    optimizer.dispose();
+    onehot.dispose();
+    return s;
+  }
+  if (w.kind === 'forward') return timed(() => tf.tidy(() => void classifier.logits(x).dataSync()), repeats);
+  const gradcam = createExplainer({ type: 'gradcam' }, { classifier, seed: 0, where: 'bench.gradcam' });
+  if (w.kind === 'gradcam') return timed(async () => (await gradcam.explain(x, y)).dispose(), repeats);
+  if (w.kind === 'rise') {
+    const rise = createExplainer({ type: 'rise', n: w.n }, { classifier, seed: 0, where: 'bench.rise' });
+    (await rise.explain(x.slice(0, 1), y.slice(0, 1))).dispose(); // builds the masks, as the peer does before timing
+    return timed(async () => (await rise.explain(x, y)).dispose(), 1, 0);
+  }
+  const maps = await gradcam.explain(x, y);
+  const evaluators = ['deletion', 'insertion'].map((type) => createEvaluator({ type, steps: w.steps }, { where: `bench.${type}`, seed: 0 }));
+  const ctx = { classifier, explainer: gradcam, batch, maps, targets: y, info, seed: 0 };
+  const t0 = performance.now();
+  for (const e of evaluators) await e.evaluate(ctx);
+  const s = (performance.now() - t0) / 1000;
+  maps.dispose();
+  return s;
+}
+
+/** Writes what torch_peer.py reads (see its docstring) into dir. */
+export function exportForPeer(dir: string, classifier: LayersClassifier, x: tf.Tensor4D, y: tf.Tensor1D, task: Record<string, unknown>): void {
+  writeFileSync(join(dir, 'model.json'), JSON.stringify(classifier.model.toJSON(undefined, false)));
+  const manifest: { layer: string; weights: { shape: number[]; offset: number }[] }[] = [];
+  const chunks: Float32Array[] = [];
+  let offset = 0;
+  for (const layer of classifier.model.layers) {
+    const ws = layer.getWeights();
+    if (ws.length === 0) continue;
+    manifest.push({
+      layer: layer.name,
+      weights: ws.map((w) => {
+        const entry = { shape: w.shape, offset };
+        chunks.push(w.dataSync() as Float32Array);
+        offset += w.size;
+        return entry;
+      }),
+    });
+  }
+  const flat = new Float32Array(offset);
+  let at = 0;
+  for (const c of chunks) {
+    flat.set(c, at);
+    at += c.length;
+  }
+  writeFileSync(join(dir, 'weights.json'), JSON.stringify(manifest));
+  writeFileSync(join(dir, 'weights.bin'), Buffer.from(flat.buffer));
+  writeFileSync(join(dir, 'inputs.bin'), Buffer.from((x.dataSync() as Float32Array).slice().buffer));
+  writeFileSync(join(dir, 'labels.bin'), Buffer.from(Int32Array.from(y.dataSync()).buffer));
+  const logits = tf.tidy(() => classifier.logits(x).dataSync() as Float32Array);
+  writeFileSync(join(dir, 'logits.bin'), Buffer.from(logits.slice().buffer));
+  writeFileSync(join(dir, 'task.json'), JSON.stringify(task));
+}
+
+export interface TorchPeerOutput {
+  torch: string;
+  threads: number;
+  maxLogitDiff: number;
+  workloads: Record<string, { seconds: number; images: number }>;
+}
+
+/** Runs torch_peer.py on an exported directory and returns what it printed. */
+export function runTorchPeer(dir: string): TorchPeerOutput {
+  return JSON.parse(execFileSync(PYTHON, [PEER_SCRIPT, dir], { encoding: 'utf8', maxBuffer: 16 << 20 }));
+}
+
+export async function runPeerBench(options: { quick: boolean; log: (line: string) => void }): Promise<PeerBench> {
+  const backend = 'wasm';
+  await initBackend(backend);
+  // wasm runs one thread in Node; with the oneDNN addon the convolutions use every core, so the
+  // peer gets as many.
+  const native = nativeKernelStatus();
+  const threads = native.active ? availableParallelism() : 1;
+  const size = options.quick ? 32 : 64;
+  const batch = options.quick ? 8 : 32;
+  const repeats = options.quick ? 2 : 5;
+  const torch = ensureTorch(options.log);
+  const result: PeerBench = {
+    name: 'peer',
+    mode: options.quick ? 'quick' : 'full',
+    backend: native.active ? `${backend} + ${native.detail}` : backend,
+    threads,
+    peer: { available: torch.ok, why: torch.why, maxLogitDiff: {} },
+    size,
+    batch,
+    results: [],
+  };
+  if (!torch.ok) options.log(`  peer: skipped: ${torch.why}`);
+  const dataset = await createDataset({ type: 'shapes', size, classes: 8, distractors: 3, splits: { train: 1, val: 1, test: batch } }, { seed: 0 });
+  let data: Batch | undefined;
+  for await (const b of dataset.split('test').batches({ batchSize: batch })) data = b;
+  const x = data!.images;
+  const y = data!.labels as tf.Tensor1D;
+  for (const plan of plans(options.quick)) {
+    const classifier = (await createClassifier(plan.backbone, { inputShape: [size, size, 3], numClasses: 8, seed: 0, baseDir: process.cwd(), where: 'bench' })) as LayersClassifier;
+    const camLayer = classifier.spec.taps.find((t) => t.name === classifier.camTap)?.layer;
+    let peer: TorchPeerOutput | undefined;
+    if (torch.ok) {
+      const dir = mkdtempSync(join(tmpdir(), 'gaze-peer-'));
+      try {
+        exportForPeer(dir, classifier, x, y, {
+          inputShape: x.shape,
+          mean: classifier.spec.preprocess.mean,
+          std: classifier.spec.preprocess.std,
+          threads,
+          camLayer,
+          repeats,
+          workloads: plan.workloads,
+        });
+        options.log(`  peer: ${plan.backbone.type} in PyTorch (${threads} thread) ...`);
+        peer = runTorchPeer(dir);
+        result.peer.torch = peer!.torch;
+        result.peer.maxLogitDiff[plan.backbone.type] = peer!.maxLogitDiff;
+        // Timings of a different network would mean nothing: the peer must reproduce Gaze's logits.
+        if (!(peer!.maxLogitDiff < 1e-3)) throw new Error(`the PyTorch peer's ${plan.backbone.type} logits differ from Gaze's by ${peer!.maxLogitDiff}: not the same network`);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+    for (const w of plan.workloads) {
+      options.log(`  peer: ${w.name} in Gaze ...`);
+      const seconds = await gazeSeconds(classifier, w, data!, dataset.info, repeats);
+      const peerSeconds = peer?.workloads[w.name]?.seconds;
+      result.results.push({ workload: w.name, images: w.images ?? batch, gazeSeconds: seconds, peerSeconds, ratio: peerSeconds ? seconds / peerSeconds : undefined });
+    }
+    classifier.dispose();
+  }
+  disposeBatch(data!);
+  return result;
+}
+
+export function formatPeerBench(b: PeerBench): string {
+  const lines = [
+    `Gaze vs PyTorch (${b.mode}): ${b.size}x${b.size}x3 shapes, batch ${b.batch}, Gaze on ${b.backend}; ${b.threads} thread(s) each` +
+      (b.peer.available ? `, torch ${b.peer.torch}` : ''),
+  ];
+  if (!b.peer.available) lines.push(`  peer skipped: ${b.peer.why}`);
+  else lines.push(`  same network: max |logit difference| ${Object.entries(b.peer.maxLogitDiff).map(([k, v]) => `${k} ${v.toExponential(1)}`).join(', ')}`);
+  const width = Math.max(...b.results.map((r) => r.workload.length), 8);
+  lines.push(`  ${'workload'.padEnd(width)}  images  gaze ms/call  torch ms/call  gaze/torch`);
+  for (const r of b.results) {
+    const peer = r.peerSeconds === undefined ? '-' : (r.peerSeconds * 1000).toFixed(1);
+    const ratio = r.ratio === undefined ? '-' : r.ratio.toFixed(2);
+    lines.push(`  ${r.workload.padEnd(width)}  ${String(r.images).padStart(6)}  ${(r.gazeSeconds * 1000).toFixed(1).padStart(12)}  ${peer.padStart(13)}  ${ratio.padStart(10)}`);
+  }
+  return lines.join('\n');
+}
