@@ -7,6 +7,9 @@
 // conv2dForward(geom, x, w, bias | null, out)      out = relu?(conv(x, w) + bias)
 // conv2dBackwardData(geom, dy, w, dx)              dx = d conv / d x applied to dy
 // conv2dBackwardWeights(geom, x, dy, dw)           dw = d conv / d w applied to dy
+// maxPoolBackward(geom, x, dy, dx)                 dx = gradient of max pooling (ties: oneDNN's pick)
+//   with its own geometry Int32Array(14): [B, H, W, C, KH, KW, Ho, Wo, strideH, strideW,
+//   padTop, padLeft, padBottom, padRight]
 // Primitives are built once per geometry and reused.
 #include <node_api.h>
 
@@ -238,6 +241,54 @@ napi_value Conv2dBackwardWeights(napi_env env, napi_callback_info info) {
   });
 }
 
+struct MaxPoolBackward {
+  dnnl::pooling_forward::primitive_desc fpd;
+  dnnl::pooling_forward forward;
+  dnnl::pooling_backward backward;
+};
+std::map<std::string, std::unique_ptr<MaxPoolBackward>> maxPoolBackwards;
+
+napi_value MaxPoolBackwardFn(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value args[4];
+  napi_get_cb_info(env, info, &argc, args, nullptr, nullptr);
+  bool is = false;
+  if (argc == 4) napi_is_typedarray(env, args[0], &is);
+  napi_typedarray_type type = napi_int8_array;
+  size_t glen = 0;
+  void *gdata = nullptr;
+  napi_value gbuf;
+  size_t goff = 0;
+  if (is) napi_get_typedarray_info(env, args[0], &type, &glen, &gdata, &gbuf, &goff);
+  if (throwIf(env, !is || type != napi_int32_array || glen != 14, "maxPoolBackward(geometry Int32Array(14), x, dy, dx)")) return nullptr;
+  const int *p = static_cast<const int *>(gdata);
+  const int b = p[0], h = p[1], w = p[2], c = p[3], kh = p[4], kw = p[5], ho = p[6], wo = p[7];
+  size_t nx, ndy, ndx;
+  float *x = floatData(env, args[1], &nx), *dy = floatData(env, args[2], &ndy), *dx = floatData(env, args[3], &ndx);
+  if (throwIf(env, !x || !dy || !dx, "maxPoolBackward: x, dy, dx must be Float32Arrays")) return nullptr;
+  if (throwIf(env, nx != size_t(b) * h * w * c || ndx != nx || ndy != size_t(b) * ho * wo * c, "maxPoolBackward: array lengths do not match the geometry")) return nullptr;
+  return guarded(env, [&] {
+    std::string key("maxpool-bwd");
+    for (int i = 0; i < 14; i++) key += "," + std::to_string(p[i]);
+    memory::desc src({b, c, h, w}, dt::f32, tag::nhwc), dst({b, c, ho, wo}, dt::f32, tag::nhwc);
+    auto &entry = maxPoolBackwards[key];
+    if (!entry) {
+      memory::dims strides{p[8], p[9]}, kernel{kh, kw}, padL{p[10], p[11]}, padR{p[12], p[13]};
+      dnnl::pooling_forward::desc fd(prop_kind::forward_training, algorithm::pooling_max, src, dst, strides, kernel, padL, padR);
+      dnnl::pooling_forward::primitive_desc fpd(fd, cpu());
+      dnnl::pooling_backward::desc bd(algorithm::pooling_max, src, dst, strides, kernel, padL, padR);
+      dnnl::pooling_backward::primitive_desc bpd(bd, cpu(), fpd);
+      entry.reset(new MaxPoolBackward{fpd, dnnl::pooling_forward(fpd), dnnl::pooling_backward(bpd)});
+    }
+    // The forward pass again, for the workspace that says where each window's maximum is.
+    memory workspace(entry->fpd.workspace_desc(), cpu());
+    memory pooled(dst, cpu());
+    entry->forward.execute(stream(), {{DNNL_ARG_SRC, memory(src, cpu(), x)}, {DNNL_ARG_DST, pooled}, {DNNL_ARG_WORKSPACE, workspace}});
+    entry->backward.execute(stream(), {{DNNL_ARG_DIFF_DST, memory(dst, cpu(), dy)}, {DNNL_ARG_DIFF_SRC, memory(src, cpu(), dx)}, {DNNL_ARG_WORKSPACE, workspace}});
+    stream().wait();
+  });
+}
+
 napi_value Version(napi_env env, napi_callback_info) {
   const dnnl_version_t *v = dnnl_version();
   std::string s = std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch);
@@ -251,6 +302,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"conv2dForward", nullptr, Conv2dForward, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"conv2dBackwardData", nullptr, Conv2dBackwardData, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"conv2dBackwardWeights", nullptr, Conv2dBackwardWeights, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"maxPoolBackward", nullptr, MaxPoolBackwardFn, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"onednnVersion", nullptr, Version, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 /**
- * Convolutions on oneDNN over caller-owned Float32Arrays (NHWC data, HWIO filters). `geometry` is
+ * Convolutions (and the max-pooling gradient) on oneDNN over caller-owned Float32Arrays (NHWC data, HWIO filters). `geometry` is
  * an Int32Array of 18: [B, H, W, Ci, KH, KW, Co, Ho, Wo, strideH, strideW, padTop, padLeft,
  * padBottom, padRight, dilationH, dilationW, flags] (flags bit 0: ReLU after the bias).
  */
@@ -11,6 +11,8 @@ export interface NativeConv {
   conv2dForward(geometry: Int32Array, x: Float32Array, w: Float32Array, bias: Float32Array | null, out: Float32Array): void;
   conv2dBackwardData(geometry: Int32Array, dy: Float32Array, w: Float32Array, dx: Float32Array): void;
   conv2dBackwardWeights(geometry: Int32Array, x: Float32Array, dy: Float32Array, dw: Float32Array): void;
+  /** Max-pooling gradient; geometry Int32Array(14): [B, H, W, C, KH, KW, Ho, Wo, strideH, strideW, padTop, padLeft, padBottom, padRight]. */
+  maxPoolBackward(geometry: Int32Array, x: Float32Array, dy: Float32Array, dx: Float32Array): void;
   onednnVersion(): string;
 }
 

@@ -1,10 +1,10 @@
 import type { NativeConv } from '@gaze/native';
 import type { tf } from '../tf.js';
-import { convInfoFromAttrs } from './conv-geometry.js';
+import { convInfoFromAttrs, poolInfoFromAttrs } from './conv-geometry.js';
 import type { KernelArgs } from './kernel-io.js';
 
 /**
- * wasm kernels that hand convolutions to the oneDNN addon (@gaze/native), on views of the wasm
+ * wasm kernels that hand convolutions and the max-pooling gradient to the oneDNN addon (@gaze/native), on views of the wasm
  * heap: no copies, and oneDNN's own threads. Each covers NHWC float32 convolutions (any stride,
  * padding and dilation); anything else (NCHW, fused activations other than ReLU, broadcast
  * biases) goes to the kernel registered before it.
@@ -100,5 +100,27 @@ export function nativeConvBackwardWeights(native: NativeConv, fallback: Body): B
     const dw = backend.makeOutput([...filterShape], 'float32');
     native.conv2dBackwardWeights(geometry(info, 0), view(backend, x), view(backend, dy), view(backend, dw));
     return dw;
+  };
+}
+
+/** MaxPoolGrad on oneDNN (its workspace from a second forward pass says where each maximum is). */
+export function nativeMaxPoolBackward(native: NativeConv, fallback: Body): Body {
+  return (args) => {
+    const { inputs, attrs } = args;
+    const backend = args.backend as unknown as WasmHeap;
+    const { dy, input } = inputs;
+    const info = poolInfoFromAttrs(input.shape, attrs);
+    const { top, left } = info.padInfo;
+    const { bottom, right } = farPadding(info);
+    if (dy.dtype !== 'float32' || input.dtype !== 'float32' || Math.min(top, left, bottom, right) < 0 || info.dilationHeight !== 1 || info.dilationWidth !== 1) {
+      return fallback(args);
+    }
+    const dx = backend.makeOutput([...input.shape], 'float32');
+    const geometry = Int32Array.from([
+      info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.filterHeight, info.filterWidth,
+      info.outHeight, info.outWidth, info.strideHeight, info.strideWidth, top, left, bottom, right,
+    ]);
+    native.maxPoolBackward(geometry, view(backend, input), view(backend, dy), view(backend, dx));
+    return dx;
   };
 }

@@ -7,7 +7,7 @@ import { depthwiseConv2dBackpropFilter } from './depthwise-conv2d-backprop-filte
 import { depthwiseConv2dBackpropInput } from './depthwise-conv2d-backprop-input.js';
 import type { KernelArgs } from './kernel-io.js';
 import { maxPoolGrad } from './max-pool-grad.js';
-import { nativeConvBackwardData, nativeConvBackwardWeights, nativeConvForward } from './native-conv.js';
+import { nativeConvBackwardData, nativeConvBackwardWeights, nativeConvForward, nativeMaxPoolBackward } from './native-conv.js';
 import { loadNative } from '@gaze/native';
 import { resizeBilinearGrad } from './resize-bilinear-grad.js';
 import { resizeNearestNeighborGrad } from './resize-nearest-neighbor-grad.js';
@@ -59,7 +59,7 @@ export function registerEngineKernels(backend: 'wasm' | 'cpu'): void {
 const registered = new Set<string>();
 
 /** Kernels the oneDNN addon runs on wasm's heap when it is built (see nativeKernelStatus). */
-export const NATIVE_KERNELS = ['Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'] as const;
+export const NATIVE_KERNELS = ['Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'MaxPoolGrad'] as const;
 
 let nativeRegistered = false;
 
@@ -78,6 +78,7 @@ function registerNativeKernels(): void {
     FusedConv2D: (fallback) => nativeConvForward(native.kernels, fallback, true),
     Conv2DBackpropInput: (fallback) => nativeConvBackwardData(native.kernels, fallback),
     Conv2DBackpropFilter: (fallback) => nativeConvBackwardWeights(native.kernels, fallback),
+    MaxPoolGrad: (fallback) => nativeMaxPoolBackward(native.kernels, fallback),
   };
   for (const name of NATIVE_KERNELS) {
     const existing = tf.getKernel(name, 'wasm');

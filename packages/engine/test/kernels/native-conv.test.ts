@@ -41,4 +41,17 @@ describe.skipIf(SKIP)(`wasm convolutions on oneDNN (${status.detail})`, () => {
     });
     for (const e of errs) expect(e).toBeLessThan(1e-5);
   });
+
+  it.each([
+    { x: [2, 8, 8, 3], k: 2, stride: 2, pad: 'valid' },
+    { x: [2, 9, 7, 3], k: 3, stride: 2, pad: 'same' },
+    { x: [1, 6, 6, 4], k: 3, stride: 1, pad: 'same' },
+  ] as const)('max-pool gradient x=$x k=$k stride=$stride pad=$pad matches the CPU backend, ties and all-negative windows included', async ({ x, k, stride, pad }) => {
+    const [err] = await wasmVsCpu(() => {
+      // Values on a coarse grid (many ties), shifted so some windows are all negative.
+      const input = tf.sub(tf.round(tf.mul(tensor([...x], 1), 2)), 1.5) as tf.Tensor4D;
+      return tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(a as tf.Tensor4D, k, stride, pad), tensor([...tf.maxPool(input, k, stride, pad).shape], 2))))(input);
+    });
+    expect(err).toBeLessThan(1e-6);
+  });
 });
