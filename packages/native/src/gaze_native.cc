@@ -10,6 +10,12 @@
 // maxPoolBackward(geom, x, dy, dx)                 dx = gradient of max pooling (ties: oneDNN's pick)
 //   with its own geometry Int32Array(14): [B, H, W, C, KH, KW, Ho, Wo, strideH, strideW,
 //   padTop, padLeft, padBottom, padRight]
+// batchNormTraining(shape, x, gamma, beta, epsilon, y, mean, variance)
+//   training-mode batch norm over the channel (last) axis of NHWC x: the batch mean and biased
+//   variance, and y = gamma * (x - mean) / sqrt(variance + epsilon) + beta; shape Int32Array(4)
+// batchNormTrainingBackward(shape, x, dy, gamma, mean, variance, epsilon, dx, dgamma, dbeta)
+// batchNormInference(shape, x, mean, variance, gamma | null, beta | null, epsilon, y)
+//   y = gamma * (x - mean) / sqrt(variance + epsilon) + beta with the given statistics
 // Primitives are built once per geometry and reused.
 #include <node_api.h>
 
@@ -289,6 +295,144 @@ napi_value MaxPoolBackwardFn(napi_env env, napi_callback_info info) {
   });
 }
 
+struct BatchNorm {
+  dnnl::batch_normalization_forward::primitive_desc fpd;
+  dnnl::batch_normalization_forward forward;
+  std::unique_ptr<dnnl::batch_normalization_backward> backward;
+};
+std::map<std::string, std::unique_ptr<BatchNorm>> batchNorms;
+
+bool readShape4(napi_env env, napi_value v, int out[4]) {
+  bool is = false;
+  napi_is_typedarray(env, v, &is);
+  if (!is) return false;
+  napi_typedarray_type type;
+  size_t length = 0;
+  void *data = nullptr;
+  napi_value buffer;
+  size_t offset = 0;
+  napi_get_typedarray_info(env, v, &type, &length, &data, &buffer, &offset);
+  if (type != napi_int32_array || length != 4) return false;
+  for (int i = 0; i < 4; i++) out[i] = static_cast<const int *>(data)[i];
+  return true;
+}
+
+BatchNorm &batchNormFor(const int s[4], float epsilon) {
+  std::string key = "bn," + std::to_string(s[0]) + "," + std::to_string(s[1]) + "," + std::to_string(s[2]) + "," + std::to_string(s[3]) + "," + std::to_string(epsilon);
+  auto &entry = batchNorms[key];
+  if (!entry) {
+    memory::desc data({s[0], s[3], s[1], s[2]}, dt::f32, tag::nhwc);
+    auto flags = dnnl::normalization_flags::use_scale | dnnl::normalization_flags::use_shift;
+    dnnl::batch_normalization_forward::desc fd(prop_kind::forward_training, data, epsilon, flags);
+    dnnl::batch_normalization_forward::primitive_desc fpd(fd, cpu());
+    entry.reset(new BatchNorm{fpd, dnnl::batch_normalization_forward(fpd), nullptr});
+  }
+  return *entry;
+}
+
+napi_value BatchNormTraining(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value args[8];
+  napi_get_cb_info(env, info, &argc, args, nullptr, nullptr);
+  int s[4];
+  double epsilon = 0;
+  if (throwIf(env, argc != 8 || !readShape4(env, args[0], s) || napi_get_value_double(env, args[4], &epsilon) != napi_ok,
+              "batchNormTraining(shape Int32Array(4), x, gamma, beta, epsilon, y, mean, variance)"))
+    return nullptr;
+  size_t nx, ng, nb, ny, nm, nv;
+  float *x = floatData(env, args[1], &nx), *gamma = floatData(env, args[2], &ng), *beta = floatData(env, args[3], &nb);
+  float *y = floatData(env, args[5], &ny), *mean = floatData(env, args[6], &nm), *variance = floatData(env, args[7], &nv);
+  size_t n = size_t(s[0]) * s[1] * s[2] * s[3], c = size_t(s[3]);
+  if (throwIf(env, !x || !gamma || !beta || !y || !mean || !variance || nx != n || ny != n || ng != c || nb != c || nm != c || nv != c,
+              "batchNormTraining: arrays must be Float32Arrays of the shape's sizes"))
+    return nullptr;
+  return guarded(env, [&] {
+    BatchNorm &bn = batchNormFor(s, float(epsilon));
+    memory::desc data({s[0], s[3], s[1], s[2]}, dt::f32, tag::nhwc), channel({s[3]}, dt::f32, tag::x);
+    bn.forward.execute(stream(), {{DNNL_ARG_SRC, memory(data, cpu(), x)}, {DNNL_ARG_DST, memory(data, cpu(), y)},
+                                  {DNNL_ARG_SCALE, memory(channel, cpu(), gamma)}, {DNNL_ARG_SHIFT, memory(channel, cpu(), beta)},
+                                  {DNNL_ARG_MEAN, memory(bn.fpd.mean_desc(), cpu(), mean)}, {DNNL_ARG_VARIANCE, memory(bn.fpd.variance_desc(), cpu(), variance)}});
+    stream().wait();
+  });
+}
+
+napi_value BatchNormTrainingBackward(napi_env env, napi_callback_info info) {
+  size_t argc = 10;
+  napi_value args[10];
+  napi_get_cb_info(env, info, &argc, args, nullptr, nullptr);
+  int s[4];
+  double epsilon = 0;
+  if (throwIf(env, argc != 10 || !readShape4(env, args[0], s) || napi_get_value_double(env, args[6], &epsilon) != napi_ok,
+              "batchNormTrainingBackward(shape Int32Array(4), x, dy, gamma, mean, variance, epsilon, dx, dgamma, dbeta)"))
+    return nullptr;
+  size_t nx, ndy, ng, nm, nv, ndx, ndg, ndb;
+  float *x = floatData(env, args[1], &nx), *dy = floatData(env, args[2], &ndy), *gamma = floatData(env, args[3], &ng);
+  float *mean = floatData(env, args[4], &nm), *variance = floatData(env, args[5], &nv);
+  float *dx = floatData(env, args[7], &ndx), *dgamma = floatData(env, args[8], &ndg), *dbeta = floatData(env, args[9], &ndb);
+  size_t n = size_t(s[0]) * s[1] * s[2] * s[3], c = size_t(s[3]);
+  if (throwIf(env, !x || !dy || !gamma || !mean || !variance || !dx || !dgamma || !dbeta || nx != n || ndy != n || ndx != n || ng != c || nm != c ||
+                       nv != c || ndg != c || ndb != c,
+              "batchNormTrainingBackward: arrays must be Float32Arrays of the shape's sizes"))
+    return nullptr;
+  return guarded(env, [&] {
+    BatchNorm &bn = batchNormFor(s, float(epsilon));
+    memory::desc data({s[0], s[3], s[1], s[2]}, dt::f32, tag::nhwc), channel({s[3]}, dt::f32, tag::x);
+    if (!bn.backward) {
+      auto flags = dnnl::normalization_flags::use_scale | dnnl::normalization_flags::use_shift;
+      dnnl::batch_normalization_backward::desc bd(prop_kind::backward, data, data, float(epsilon), flags);
+      dnnl::batch_normalization_backward::primitive_desc bpd(bd, cpu(), bn.fpd);
+      bn.backward.reset(new dnnl::batch_normalization_backward(bpd));
+    }
+    // The shift does not enter the gradient, but oneDNN 2.6's backward with use_shift still takes it.
+    memory shift(channel, cpu());
+    bn.backward->execute(stream(), {{DNNL_ARG_SRC, memory(data, cpu(), x)}, {DNNL_ARG_DIFF_DST, memory(data, cpu(), dy)},
+                                    {DNNL_ARG_SCALE, memory(channel, cpu(), gamma)}, {DNNL_ARG_SHIFT, shift}, {DNNL_ARG_MEAN, memory(bn.fpd.mean_desc(), cpu(), mean)},
+                                    {DNNL_ARG_VARIANCE, memory(bn.fpd.variance_desc(), cpu(), variance)}, {DNNL_ARG_DIFF_SRC, memory(data, cpu(), dx)},
+                                    {DNNL_ARG_DIFF_SCALE, memory(channel, cpu(), dgamma)}, {DNNL_ARG_DIFF_SHIFT, memory(channel, cpu(), dbeta)}});
+    stream().wait();
+  });
+}
+
+std::map<std::string, std::unique_ptr<dnnl::batch_normalization_forward>> batchNormInferences;
+
+napi_value BatchNormInference(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value args[8];
+  napi_get_cb_info(env, info, &argc, args, nullptr, nullptr);
+  int s[4];
+  double epsilon = 0;
+  if (throwIf(env, argc != 8 || !readShape4(env, args[0], s) || napi_get_value_double(env, args[6], &epsilon) != napi_ok,
+              "batchNormInference(shape Int32Array(4), x, mean, variance, gamma|null, beta|null, epsilon, y)"))
+    return nullptr;
+  size_t nx, nm, nv, ng = 0, nb = 0, ny;
+  bool hasGamma = !isNull(env, args[4]), hasBeta = !isNull(env, args[5]);
+  float *x = floatData(env, args[1], &nx), *mean = floatData(env, args[2], &nm), *variance = floatData(env, args[3], &nv), *y = floatData(env, args[7], &ny);
+  float *gamma = hasGamma ? floatData(env, args[4], &ng) : nullptr, *beta = hasBeta ? floatData(env, args[5], &nb) : nullptr;
+  size_t n = size_t(s[0]) * s[1] * s[2] * s[3], c = size_t(s[3]);
+  if (throwIf(env, !x || !mean || !variance || !y || (hasGamma && (!gamma || ng != c)) || (hasBeta && (!beta || nb != c)) || nx != n || ny != n || nm != c || nv != c,
+              "batchNormInference: arrays must be Float32Arrays of the shape's sizes"))
+    return nullptr;
+  return guarded(env, [&] {
+    memory::desc data({s[0], s[3], s[1], s[2]}, dt::f32, tag::nhwc), channel({s[3]}, dt::f32, tag::x);
+    std::string key = "bn-inf," + std::to_string(s[0]) + "," + std::to_string(s[1]) + "," + std::to_string(s[2]) + "," + std::to_string(s[3]) + "," +
+                      std::to_string(epsilon) + (hasGamma ? ",g" : "") + (hasBeta ? ",b" : "");
+    auto &prim = batchNormInferences[key];
+    if (!prim) {
+      auto flags = dnnl::normalization_flags::use_global_stats;
+      if (hasGamma) flags = flags | dnnl::normalization_flags::use_scale;
+      if (hasBeta) flags = flags | dnnl::normalization_flags::use_shift;
+      dnnl::batch_normalization_forward::desc d(prop_kind::forward_inference, data, float(epsilon), flags);
+      prim.reset(new dnnl::batch_normalization_forward(dnnl::batch_normalization_forward::primitive_desc(d, cpu())));
+    }
+    std::unordered_map<int, memory> io{{DNNL_ARG_SRC, memory(data, cpu(), x)}, {DNNL_ARG_DST, memory(data, cpu(), y)},
+                                       {DNNL_ARG_MEAN, memory(channel, cpu(), mean)}, {DNNL_ARG_VARIANCE, memory(channel, cpu(), variance)}};
+    if (hasGamma) io.insert({DNNL_ARG_SCALE, memory(channel, cpu(), gamma)});
+    if (hasBeta) io.insert({DNNL_ARG_SHIFT, memory(channel, cpu(), beta)});
+    prim->execute(stream(), io);
+    stream().wait();
+  });
+}
+
 napi_value Version(napi_env env, napi_callback_info) {
   const dnnl_version_t *v = dnnl_version();
   std::string s = std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch);
@@ -303,6 +447,9 @@ napi_value Init(napi_env env, napi_value exports) {
       {"conv2dBackwardData", nullptr, Conv2dBackwardData, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"conv2dBackwardWeights", nullptr, Conv2dBackwardWeights, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"maxPoolBackward", nullptr, MaxPoolBackwardFn, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"batchNormTraining", nullptr, BatchNormTraining, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"batchNormTrainingBackward", nullptr, BatchNormTrainingBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"batchNormInference", nullptr, BatchNormInference, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"onednnVersion", nullptr, Version, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);

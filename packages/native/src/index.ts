@@ -13,6 +13,12 @@ export interface NativeConv {
   conv2dBackwardWeights(geometry: Int32Array, x: Float32Array, dy: Float32Array, dw: Float32Array): void;
   /** Max-pooling gradient; geometry Int32Array(14): [B, H, W, C, KH, KW, Ho, Wo, strideH, strideW, padTop, padLeft, padBottom, padRight]. */
   maxPoolBackward(geometry: Int32Array, x: Float32Array, dy: Float32Array, dx: Float32Array): void;
+  /** Training-mode batch norm over the last axis of NHWC x (shape Int32Array(4)): y, the batch mean and biased variance. */
+  batchNormTraining(shape: Int32Array, x: Float32Array, gamma: Float32Array, beta: Float32Array, epsilon: number, y: Float32Array, mean: Float32Array, variance: Float32Array): void;
+  /** Its gradient with respect to x, gamma and beta (the batch statistics are functions of x). */
+  batchNormTrainingBackward(shape: Int32Array, x: Float32Array, dy: Float32Array, gamma: Float32Array, mean: Float32Array, variance: Float32Array, epsilon: number, dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array): void;
+  /** Batch norm with given statistics over the last axis of NHWC x (gamma/beta optional). */
+  batchNormInference(shape: Int32Array, x: Float32Array, mean: Float32Array, variance: Float32Array, gamma: Float32Array | null, beta: Float32Array | null, epsilon: number, y: Float32Array): void;
   onednnVersion(): string;
 }
 

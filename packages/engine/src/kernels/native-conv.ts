@@ -124,3 +124,25 @@ export function nativeMaxPoolBackward(native: NativeConv, fallback: Body): Body 
     return dx;
   };
 }
+
+/** FusedBatchNorm (batch norm with given statistics, e.g. inference) on oneDNN: per-channel [C] parameters over NHWC x. */
+export function nativeBatchNormInference(native: NativeConv, fallback: Body): Body {
+  return (args) => {
+    const { inputs, attrs } = args;
+    const backend = args.backend as unknown as WasmHeap;
+    const { x, mean, variance, scale, offset } = inputs as Record<string, tf.TensorInfo | undefined> as Record<string, tf.TensorInfo>;
+    const channels = x.shape[3];
+    // [C], or [1,1,1,C] as tfjs-layers passes when it broadcasts
+    const perChannel = (t: tf.TensorInfo | undefined) =>
+      t === undefined || (t.dtype === 'float32' && t.shape[t.shape.length - 1] === channels && t.shape.slice(0, -1).every((d) => d === 1));
+    if (x.shape.length !== 4 || x.dtype !== 'float32' || ![mean, variance].every((t) => t !== undefined && perChannel(t)) || !perChannel(scale) || !perChannel(offset)) {
+      return fallback(args);
+    }
+    const y = backend.makeOutput([...x.shape], 'float32');
+    native.batchNormInference(
+      Int32Array.from(x.shape), view(backend, x), view(backend, mean), view(backend, variance),
+      scale ? view(backend, scale) : null, offset ? view(backend, offset) : null, attrs.varianceEpsilon as number, view(backend, y),
+    );
+    return y;
+  };
+}

@@ -7,7 +7,8 @@ import { depthwiseConv2dBackpropFilter } from './depthwise-conv2d-backprop-filte
 import { depthwiseConv2dBackpropInput } from './depthwise-conv2d-backprop-input.js';
 import type { KernelArgs } from './kernel-io.js';
 import { maxPoolGrad } from './max-pool-grad.js';
-import { nativeConvBackwardData, nativeConvBackwardWeights, nativeConvForward, nativeMaxPoolBackward } from './native-conv.js';
+import { registerNativeBatchNorm, useNativeBatchNormInLayers } from './native-batch-norm.js';
+import { nativeBatchNormInference, nativeConvBackwardData, nativeConvBackwardWeights, nativeConvForward, nativeMaxPoolBackward } from './native-conv.js';
 import { loadNative } from '@gaze/native';
 import { resizeBilinearGrad } from './resize-bilinear-grad.js';
 import { resizeNearestNeighborGrad } from './resize-nearest-neighbor-grad.js';
@@ -59,7 +60,7 @@ export function registerEngineKernels(backend: 'wasm' | 'cpu'): void {
 const registered = new Set<string>();
 
 /** Kernels the oneDNN addon runs on wasm's heap when it is built (see nativeKernelStatus). */
-export const NATIVE_KERNELS = ['Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'MaxPoolGrad'] as const;
+export const NATIVE_KERNELS = ['Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'MaxPoolGrad', 'FusedBatchNorm'] as const;
 
 let nativeRegistered = false;
 
@@ -67,7 +68,7 @@ let nativeRegistered = false;
 export function nativeKernelStatus(): { active: boolean; detail: string } {
   const native = loadNative();
   if (!native.ok) return { active: false, detail: native.why };
-  return { active: nativeRegistered, detail: `oneDNN ${native.version}: ${NATIVE_KERNELS.join(', ')}` };
+  return { active: nativeRegistered, detail: `oneDNN ${native.version}: ${NATIVE_KERNELS.join(', ')}, training-mode batch norm` };
 }
 
 function registerNativeKernels(): void {
@@ -79,6 +80,7 @@ function registerNativeKernels(): void {
     Conv2DBackpropInput: (fallback) => nativeConvBackwardData(native.kernels, fallback),
     Conv2DBackpropFilter: (fallback) => nativeConvBackwardWeights(native.kernels, fallback),
     MaxPoolGrad: (fallback) => nativeMaxPoolBackward(native.kernels, fallback),
+    FusedBatchNorm: (fallback) => nativeBatchNormInference(native.kernels, fallback),
   };
   for (const name of NATIVE_KERNELS) {
     const existing = tf.getKernel(name, 'wasm');
@@ -88,6 +90,8 @@ function registerNativeKernels(): void {
     tf.unregisterKernel(name, 'wasm');
     tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: bodies[name](fallback) as unknown as tf.KernelFunc, setupFunc: existing.setupFunc, disposeFunc: existing.disposeFunc });
   }
+  registerNativeBatchNorm(native.kernels);
+  useNativeBatchNormInLayers();
   nativeRegistered = true;
 }
 

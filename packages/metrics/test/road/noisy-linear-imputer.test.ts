@@ -143,7 +143,7 @@ describe('imputeNoisyLinear', () => {
     expect(Array.from(imputeNoisyLinear([0.25, 0.5], [1, 1], 1, 2, 1, { noise: 0 }).image)).toEqual([0, 0]);
   });
 
-  it('solves 32x32 and 64x64 images in milliseconds', () => {
+  it('solves 32x32 and 64x64 images in few conjugate-gradient iterations', () => {
     const rng = new Rng(6, 'speed');
     for (const size of [32, 64]) {
       const img = image(size, size, 3, () => rng.next());
@@ -157,7 +157,8 @@ describe('imputeNoisyLinear', () => {
         const { stats } = imputeNoisyLinear(img, removed, size, size, 3, { noise: 0.01, rng });
         const ms = performance.now() - t;
         console.log(`impute ${size}x${size}x3 ${name}: ${ms.toFixed(1)} ms (${stats.unknowns} unknowns, ${stats.iterations} CG iterations)`);
-        expect(ms).toBeLessThan(size === 32 ? 100 : 500); // generous: shared CI machines
+        // Iterations, not milliseconds: a timed assertion fails on a loaded machine (timings belong to npm run bench).
+        expect(stats.iterations).toBeLessThan(4 * Math.sqrt(stats.unknowns) + 20);
       }
     }
   });

@@ -49,6 +49,7 @@ export class LayersClassifier implements Classifier {
   private readonly tapTensors = new Map<string, tf.SymbolicTensor>();
   private readonly logitsTensor: tf.SymbolicTensor;
   private readonly graphs = new Map<string, tf.LayersModel>();
+  private readonly neededWithTap = new Map<number, Set<string>>();
   private disposed = false;
 
   constructor(
@@ -103,12 +104,15 @@ export class LayersClassifier implements Classifier {
     if (a.shape.some((d, i) => i > 0 && d !== tapTensor.shape[i])) {
       throw new Error(`logitsWithTap: tap ${tap} is [B,${tapTensor.shape.slice(1).join(',')}], got [${a.shape.join(',')}]`);
     }
-    // Runs the layer graph node by node (layers are in topological order), substituting the tap.
+    // Runs the layer graph node by node (layers are in topological order), substituting the tap,
+    // and only the layers the logits still need once the tap is given (not those feeding only it).
+    const needed = this.layersNeededWithTap(tapTensor.id);
     return tf.tidy(() => {
       const values = new Map<number, tf.Tensor>();
       values.set(this.model.inputs[0].id, applyPreprocess(x, this.spec.preprocess));
+      values.set(tapTensor.id, a);
       for (const layer of this.model.layers) {
-        if (layer.inboundNodes.length === 0 || layer.getClassName() === 'InputLayer') continue;
+        if (layer.inboundNodes.length === 0 || layer.getClassName() === 'InputLayer' || !needed.has(layer.name)) continue;
         if (layer.inboundNodes.length > 1) throw new Error(`logitsWithTap: layer ${layer.name} is applied more than once; shared layers are not supported`);
         const node = layer.inboundNodes[0];
         const inputs = node.inputTensors.map((t) => values.get(t.id));
@@ -121,6 +125,22 @@ export class LayersClassifier implements Classifier {
       if (!logits) throw new Error('logitsWithTap: the logits were not computed');
       return logits as tf.Tensor2D;
     });
+  }
+
+  /** Names of the layers between the tap and the logits (those whose outputs the logits need when the tap's output is given). */
+  private layersNeededWithTap(tapId: number): Set<string> {
+    const cached = this.neededWithTap.get(tapId);
+    if (cached) return cached;
+    const neededTensors = new Set<number>([this.logitsTensor.id]);
+    const layers = new Set<string>();
+    for (const layer of [...this.model.layers].reverse()) {
+      const node = layer.inboundNodes[0];
+      if (!node || !node.outputTensors.some((t) => neededTensors.has(t.id) && t.id !== tapId)) continue;
+      layers.add(layer.name);
+      for (const t of node.inputTensors) neededTensors.add(t.id);
+    }
+    this.neededWithTap.set(tapId, layers);
+    return layers;
   }
 
   async save(dir: string): Promise<void> {
