@@ -129,6 +129,29 @@ bool readGeometry(napi_env env, napi_value v, Geometry *g) {
   return true;
 }
 
+enum Extent { kInput, kFilter, kOutput };
+
+size_t extentSize(const Geometry &g, Extent e) {
+  if (e == kInput) return size_t(g.b) * g.h * g.w * g.ci;
+  if (e == kFilter) return size_t(g.kh) * g.kw * g.ci * g.co;
+  return size_t(g.b) * g.ho * g.wo * g.co;
+}
+
+// Reads (geometry, three Float32Arrays) and checks each array's length against its extent;
+// throws a JS error naming `usage` and returns false when anything does not fit.
+bool readConvCall(napi_env env, napi_callback_info info, const char *usage, const Extent extents[3], Geometry *g, float *arrays[3]) {
+  size_t argc = 4;
+  napi_value args[4];
+  napi_get_cb_info(env, info, &argc, args, nullptr, nullptr);
+  if (throwIf(env, argc != 4 || !readGeometry(env, args[0], g), usage)) return false;
+  for (int i = 0; i < 3; i++) {
+    size_t length = 0;
+    arrays[i] = floatData(env, args[i + 1], &length);
+    if (throwIf(env, !arrays[i] || length != extentSize(*g, extents[i]), usage)) return false;
+  }
+  return true;
+}
+
 bool isNull(napi_env env, napi_value v) {
   napi_valuetype t;
   napi_typeof(env, v, &t);
@@ -192,17 +215,11 @@ napi_value Conv2dForward(napi_env env, napi_callback_info info) {
 }
 
 napi_value Conv2dBackwardData(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value args[4];
-  napi_get_cb_info(env, info, &argc, args, nullptr, nullptr);
+  const Extent extents[3] = {kOutput, kFilter, kInput};
   Geometry g;
-  if (throwIf(env, argc != 4 || !readGeometry(env, args[0], &g), "conv2dBackwardData(geometry Int32Array(18), dy, w, dx)")) return nullptr;
-  size_t ndy, nw, ndx;
-  float *dy = floatData(env, args[1], &ndy), *w = floatData(env, args[2], &nw), *dx = floatData(env, args[3], &ndx);
-  if (throwIf(env, !dy || !w || !dx, "conv2dBackwardData: dy, w, dx must be Float32Arrays")) return nullptr;
-  if (throwIf(env, ndx != size_t(g.b) * g.h * g.w * g.ci || nw != size_t(g.kh) * g.kw * g.ci * g.co || ndy != size_t(g.b) * g.ho * g.wo * g.co,
-              "conv2dBackwardData: array lengths do not match the geometry"))
-    return nullptr;
+  float *arrays[3];
+  if (!readConvCall(env, info, "conv2dBackwardData(geometry Int32Array(18), dy, w, dx): Float32Arrays of the geometry's sizes", extents, &g, arrays)) return nullptr;
+  float *dy = arrays[0], *w = arrays[1], *dx = arrays[2];
   return guarded(env, [&] {
     auto &entry = backwardData[g.key("bwd-data", false)];
     if (!entry) {
@@ -219,17 +236,11 @@ napi_value Conv2dBackwardData(napi_env env, napi_callback_info info) {
 }
 
 napi_value Conv2dBackwardWeights(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value args[4];
-  napi_get_cb_info(env, info, &argc, args, nullptr, nullptr);
+  const Extent extents[3] = {kInput, kOutput, kFilter};
   Geometry g;
-  if (throwIf(env, argc != 4 || !readGeometry(env, args[0], &g), "conv2dBackwardWeights(geometry Int32Array(18), x, dy, dw)")) return nullptr;
-  size_t nx, ndy, ndw;
-  float *x = floatData(env, args[1], &nx), *dy = floatData(env, args[2], &ndy), *dw = floatData(env, args[3], &ndw);
-  if (throwIf(env, !x || !dy || !dw, "conv2dBackwardWeights: x, dy, dw must be Float32Arrays")) return nullptr;
-  if (throwIf(env, nx != size_t(g.b) * g.h * g.w * g.ci || ndw != size_t(g.kh) * g.kw * g.ci * g.co || ndy != size_t(g.b) * g.ho * g.wo * g.co,
-              "conv2dBackwardWeights: array lengths do not match the geometry"))
-    return nullptr;
+  float *arrays[3];
+  if (!readConvCall(env, info, "conv2dBackwardWeights(geometry Int32Array(18), x, dy, dw): Float32Arrays of the geometry's sizes", extents, &g, arrays)) return nullptr;
+  float *x = arrays[0], *dy = arrays[1], *dw = arrays[2];
   return guarded(env, [&] {
     auto &entry = backwardWeights[g.key("bwd-weights", false)];
     if (!entry) {
