@@ -11,6 +11,7 @@ export function normalizePerSample<T extends tf.Tensor>(x: T): T {
     const min = tf.min(x, axes, true);
     const range = tf.sub(tf.max(x, axes, true), min);
     const scaled = tf.div(tf.sub(x, min), tf.where(tf.greater(range, 0), range, tf.onesLike(range)));
-    return tf.where(tf.greater(range, 0).broadcastTo(x.shape), scaled, tf.zerosLike(x)) as T;
+    // Zero where the sample is constant, by a broadcast multiply (broadcastTo + where is a Tile on wasm).
+    return tf.mul(scaled, tf.cast(tf.greater(range, 0), 'float32')) as T;
   });
 }
