@@ -98,12 +98,17 @@ function plans(quick: boolean): ModelPlan[] {
   ];
 }
 
-/** Seconds per call of fn after `warmup` calls (fn must wait for its result). */
+/** The median seconds per call of fn over `repeats` calls after `warmup` (fn must wait for its result): garbage collection and thread scheduling make single calls vary by 1.5x. */
 async function timed(fn: () => Promise<void> | void, repeats: number, warmup = 1): Promise<number> {
   for (let i = 0; i < warmup; i++) await fn();
-  const t0 = performance.now();
-  for (let i = 0; i < repeats; i++) await fn();
-  return (performance.now() - t0) / 1000 / repeats;
+  const times: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const t0 = performance.now();
+    await fn();
+    times.push((performance.now() - t0) / 1000);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
 }
 
 /** Gaze's time per call for one workload on `classifier` with batch (x, y). */
@@ -209,7 +214,7 @@ export async function runPeerBench(options: { quick: boolean; log: (line: string
   const threads = native.active ? availableParallelism() : 1;
   const size = options.quick ? 32 : 64;
   const batch = options.quick ? 8 : 32;
-  const repeats = options.quick ? 2 : 5;
+  const repeats = options.quick ? 3 : 11;
   const torch = ensureTorch(options.log);
   const result: PeerBench = {
     name: 'peer',

@@ -138,12 +138,16 @@ class Network:
 
 
 def timed(fn, repeats, warmup=1):
+    """The median seconds per call over `repeats` calls after `warmup`, as the TypeScript side times."""
     for _ in range(warmup):
         fn()
-    start = time.perf_counter()
+    times = []
     for _ in range(repeats):
+        start = time.perf_counter()
         fn()
-    return (time.perf_counter() - start) / repeats
+        times.append(time.perf_counter() - start)
+    times.sort()
+    return times[len(times) // 2]
 
 
 def minmax(m):
