@@ -77,17 +77,14 @@ dnnl::convolution_forward::primitive_desc forwardPd(const Geometry &g, bool bias
 struct Forward {
   dnnl::convolution_forward::primitive_desc pd;
   dnnl::convolution_forward prim;
-  bool reorderWeights;
 };
 struct BackwardData {
   dnnl::convolution_backward_data::primitive_desc pd;
   dnnl::convolution_backward_data prim;
-  bool reorderWeights;
 };
 struct BackwardWeights {
   dnnl::convolution_backward_weights::primitive_desc pd;
   dnnl::convolution_backward_weights prim;
-  bool reorderWeights;
 };
 
 std::map<std::string, std::unique_ptr<Forward>> forwards;
@@ -170,16 +167,12 @@ napi_value guarded(napi_env env, F body) {
   return nullptr;
 }
 
-// Runs `prim` after reordering HWIO weights into the layout the primitive chose, when needed.
-memory weightsFor(const memory::desc &chosen, const memory::desc &hwio, float *data, bool *reordered) {
+// The HWIO weights as memory in the layout the primitive chose (reordered into a copy when it differs).
+memory weightsFor(const memory::desc &chosen, const memory::desc &hwio, float *data) {
   memory user(hwio, cpu(), data);
-  if (chosen == hwio) {
-    *reordered = false;
-    return user;
-  }
+  if (chosen == hwio) return user;
   memory packed(chosen, cpu());
   dnnl::reorder(user, packed).execute(stream(), user, packed);
-  *reordered = true;
   return packed;
 }
 
@@ -203,10 +196,9 @@ napi_value Conv2dForward(napi_env env, napi_callback_info info) {
     auto &entry = forwards[g.key("fwd", hasBias)];
     if (!entry) {
       auto pd = forwardPd(g, hasBias, relu);
-      entry.reset(new Forward{pd, dnnl::convolution_forward(pd), false});
+      entry.reset(new Forward{pd, dnnl::convolution_forward(pd)});
     }
-    bool reordered;
-    memory weights = weightsFor(entry->pd.weights_desc(), g.weightsHwio(), w, &reordered);
+    memory weights = weightsFor(entry->pd.weights_desc(), g.weightsHwio(), w);
     std::unordered_map<int, memory> io{{DNNL_ARG_SRC, memory(g.src(), cpu(), x)}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, memory(g.dst(), cpu(), out)}};
     if (hasBias) io.insert({DNNL_ARG_BIAS, memory(memory::desc({g.co}, dt::f32, tag::x), cpu(), bias)});
     entry->prim.execute(stream(), io);
@@ -226,10 +218,9 @@ napi_value Conv2dBackwardData(napi_env env, napi_callback_info info) {
       auto hint = forwardPd(g, false, false);
       dnnl::convolution_backward_data::desc d(algorithm::convolution_direct, g.src(), g.weightsAny(), g.dst(), g.strides(), g.dilations(), g.padL(), g.padR());
       dnnl::convolution_backward_data::primitive_desc pd(d, cpu(), hint);
-      entry.reset(new BackwardData{pd, dnnl::convolution_backward_data(pd), false});
+      entry.reset(new BackwardData{pd, dnnl::convolution_backward_data(pd)});
     }
-    bool reordered;
-    memory weights = weightsFor(entry->pd.weights_desc(), g.weightsHwio(), w, &reordered);
+    memory weights = weightsFor(entry->pd.weights_desc(), g.weightsHwio(), w);
     entry->prim.execute(stream(), {{DNNL_ARG_DIFF_DST, memory(g.dst(), cpu(), dy)}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DIFF_SRC, memory(g.src(), cpu(), dx)}});
     stream().wait();
   });
@@ -247,7 +238,7 @@ napi_value Conv2dBackwardWeights(napi_env env, napi_callback_info info) {
       auto hint = forwardPd(g, false, false);
       dnnl::convolution_backward_weights::desc d(algorithm::convolution_direct, g.src(), g.weightsAny(), g.dst(), g.strides(), g.dilations(), g.padL(), g.padR());
       dnnl::convolution_backward_weights::primitive_desc pd(d, cpu(), hint);
-      entry.reset(new BackwardWeights{pd, dnnl::convolution_backward_weights(pd), false});
+      entry.reset(new BackwardWeights{pd, dnnl::convolution_backward_weights(pd)});
     }
     memory user(g.weightsHwio(), cpu(), dw);
     bool direct = entry->pd.diff_weights_desc() == g.weightsHwio();
