@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createDataset, disposeBatch, type Batch, type DatasetInfo } from '@gaze/data';
+import { createDataset, disposeBatch, sliceBatch, type Batch, type DatasetInfo } from '@gaze/data';
 import { initBackend, nativeKernelStatus, tf } from '@gaze/engine';
 import { createExplainer } from '@gaze/explainers';
 import { createEvaluator } from '@gaze/metrics';
@@ -119,10 +119,6 @@ async function gazeSeconds(classifier: LayersClassifier, w: PeerWorkload, full: 
   } finally {
     if (batch !== full) disposeBatch(batch);
   }
-}
-
-function sliceBatch(batch: Batch, n: number): Batch {
-  return { ...batch, images: batch.images.slice(0, n), labels: batch.labels.slice(0, n), masks: batch.masks?.slice(0, n), boxes: batch.boxes?.slice(0, n), ids: batch.ids.slice(0, n), attributes: undefined, classes: undefined };
 }
 
 async function gazeBatchSeconds(classifier: LayersClassifier, w: PeerWorkload, batch: Batch, info: DatasetInfo, repeats: number): Promise<number> {

@@ -1,5 +1,5 @@
 export type { Batch, BatchOptions, Box, Dataset, DatasetInfo, Item, Split, SplitName } from './types.js';
-export { SPLIT_NAMES, disposeBatch } from './types.js';
+export { SPLIT_NAMES, disposeBatch, sliceBatch } from './types.js';
 export { boxArea, boxOfMask, boxesOverlap, clipBox } from './box.js';
 export { makeSplit, UnreadableItemError, type ItemSource, type Pipeline } from './split.js';
 export { TransformSpec, buildTransform, colorJitter, transformedShape, type Transform } from './transforms/transforms.js';

@@ -102,3 +102,16 @@ export function disposeBatch(batch: Batch): void {
   batch.attributes?.dispose();
   batch.classes?.dispose();
 }
+
+/** The first `n` images of a batch as a batch of its own (new tensors; boxes and ids sliced); dispose it separately. */
+export function sliceBatch(batch: Batch, n: number): Batch {
+  return {
+    images: batch.images.slice(0, n),
+    labels: batch.labels.slice(0, n),
+    masks: batch.masks?.slice(0, n),
+    attributes: batch.attributes?.slice(0, n),
+    classes: batch.classes?.slice(0, n),
+    boxes: batch.boxes?.slice(0, n),
+    ids: batch.ids.slice(0, n),
+  };
+}

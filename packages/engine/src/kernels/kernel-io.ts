@@ -9,7 +9,7 @@ import { tf } from '../tf.js';
 
 type Values = Float32Array | Int32Array | Uint8Array;
 
-interface WasmLike {
+export interface WasmLike {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   typedArrayFromHeap(info: tf.TensorInfo): Values;
   disposeData(dataId: tf.DataId, force?: boolean): boolean;
@@ -27,6 +27,11 @@ export interface KernelArgs<I extends string> {
   inputs: Record<I, tf.TensorInfo>;
   backend: AnyBackend;
   attrs: Record<string, unknown>;
+}
+
+/** A float32 view of a tensor's data on the wasm heap; take it after any allocation (which may grow the heap) and do not keep it. */
+export function heapFloats(backend: WasmLike, info: tf.TensorInfo): Float32Array {
+  return backend.typedArrayFromHeap(info) as Float32Array;
 }
 
 function isWasm(backend: AnyBackend): backend is WasmLike {

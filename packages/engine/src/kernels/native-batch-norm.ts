@@ -1,5 +1,6 @@
 import type { NativeConv } from '@gaze/native';
 import { tf } from '../tf.js';
+import { heapFloats, type WasmLike } from './kernel-io.js';
 
 /**
  * Training-mode batch normalization as ONE op on oneDNN, for tfjs-layers' BatchNormalization.
@@ -17,12 +18,7 @@ import { tf } from '../tf.js';
 export const BATCH_NORM_TRAINING = 'GazeBatchNormTraining';
 const BATCH_NORM_TRAINING_GRAD = 'GazeBatchNormTrainingGrad';
 
-interface WasmHeap {
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  typedArrayFromHeap(info: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
-}
 
-const view = (backend: WasmHeap, info: tf.TensorInfo) => backend.typedArrayFromHeap(info) as Float32Array;
 
 export function registerNativeBatchNorm(native: NativeConv): void {
   tf.registerKernel({
@@ -30,12 +26,12 @@ export function registerNativeBatchNorm(native: NativeConv): void {
     backendName: 'wasm',
     kernelFunc: ({ inputs, backend, attrs }) => {
       const { x, scale, offset } = inputs as Record<string, tf.TensorInfo>;
-      const heap = backend as unknown as WasmHeap;
+      const heap = backend as unknown as WasmLike;
       const channels = x.shape[3];
       const y = heap.makeOutput([...x.shape], 'float32');
       const mean = heap.makeOutput([channels], 'float32');
       const variance = heap.makeOutput([channels], 'float32');
-      native.batchNormTraining(Int32Array.from(x.shape), view(heap, x), view(heap, scale), view(heap, offset), (attrs?.epsilon as number), view(heap, y), view(heap, mean), view(heap, variance));
+      native.batchNormTraining(Int32Array.from(x.shape), heapFloats(heap, x), heapFloats(heap, scale), heapFloats(heap, offset), (attrs?.epsilon as number), heapFloats(heap, y), heapFloats(heap, mean), heapFloats(heap, variance));
       return [y, mean, variance];
     },
   });
@@ -44,12 +40,12 @@ export function registerNativeBatchNorm(native: NativeConv): void {
     backendName: 'wasm',
     kernelFunc: ({ inputs, backend, attrs }) => {
       const { x, dy, scale, mean, variance } = inputs as Record<string, tf.TensorInfo>;
-      const heap = backend as unknown as WasmHeap;
+      const heap = backend as unknown as WasmLike;
       const channels = x.shape[3];
       const dx = heap.makeOutput([...x.shape], 'float32');
       const dscale = heap.makeOutput([channels], 'float32');
       const doffset = heap.makeOutput([channels], 'float32');
-      native.batchNormTrainingBackward(Int32Array.from(x.shape), view(heap, x), view(heap, dy), view(heap, scale), view(heap, mean), view(heap, variance), (attrs?.epsilon as number), view(heap, dx), view(heap, dscale), view(heap, doffset));
+      native.batchNormTrainingBackward(Int32Array.from(x.shape), heapFloats(heap, x), heapFloats(heap, dy), heapFloats(heap, scale), heapFloats(heap, mean), heapFloats(heap, variance), (attrs?.epsilon as number), heapFloats(heap, dx), heapFloats(heap, dscale), heapFloats(heap, doffset));
       return [dx, dscale, doffset];
     },
   });

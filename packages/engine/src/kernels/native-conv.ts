@@ -1,7 +1,7 @@
 import type { NativeConv } from '@gaze/native';
 import type { tf } from '../tf.js';
 import { convInfoFromAttrs, poolInfoFromAttrs } from './conv-geometry.js';
-import type { KernelArgs } from './kernel-io.js';
+import { heapFloats, type KernelArgs, type WasmLike } from './kernel-io.js';
 
 /**
  * wasm kernels that hand convolutions and the max-pooling gradient to the oneDNN addon (@gaze/native), on views of the wasm
@@ -10,10 +10,6 @@ import type { KernelArgs } from './kernel-io.js';
  * biases) goes to the kernel registered before it.
  */
 
-interface WasmHeap {
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  typedArrayFromHeap(info: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
-}
 
 type Body = (args: KernelArgs<string>) => tf.TensorInfo;
 type ConvInfo = ReturnType<typeof convInfoFromAttrs>;
@@ -48,15 +44,12 @@ function supported(info: ConvInfo, attrs: Record<string, unknown>, ...dtypes: st
   return attrs.dataFormat !== 'NCHW' && dtypes.every((d) => d === 'float32') && Math.min(top, left, bottom, right) >= 0;
 }
 
-function view(backend: WasmHeap, info: tf.TensorInfo): Float32Array {
-  return backend.typedArrayFromHeap(info) as Float32Array;
-}
 
 /** Conv2D and FusedConv2D (bias [Co], activation linear or relu) on oneDNN. */
 export function nativeConvForward(native: NativeConv, fallback: Body, fused: boolean): Body {
   return (args) => {
     const { inputs, attrs } = args;
-    const backend = args.backend as unknown as WasmHeap;
+    const backend = args.backend as unknown as WasmLike;
     const x = inputs.x;
     const filter = inputs.filter;
     const bias = fused ? inputs.bias : undefined;
@@ -68,7 +61,7 @@ export function nativeConvForward(native: NativeConv, fallback: Body, fused: boo
     }
     const out = backend.makeOutput([info.batchSize, info.outHeight, info.outWidth, info.outChannels], 'float32');
     // Views after the allocation, which may grow the heap.
-    native.conv2dForward(geometry(info, activation === 'relu' ? 1 : 0), view(backend, x), view(backend, filter), bias ? view(backend, bias) : null, view(backend, out));
+    native.conv2dForward(geometry(info, activation === 'relu' ? 1 : 0), heapFloats(backend, x), heapFloats(backend, filter), bias ? heapFloats(backend, bias) : null, heapFloats(backend, out));
     return out;
   };
 }
@@ -77,13 +70,13 @@ export function nativeConvForward(native: NativeConv, fallback: Body, fused: boo
 export function nativeConvBackwardData(native: NativeConv, fallback: Body): Body {
   return (args) => {
     const { inputs, attrs } = args;
-    const backend = args.backend as unknown as WasmHeap;
+    const backend = args.backend as unknown as WasmLike;
     const { dy, filter } = inputs;
     const inputShape = attrs.inputShape as [number, number, number, number];
     const info = convInfoFromAttrs(inputShape, filter.shape, attrs);
     if (!supported(info, attrs, dy.dtype, filter.dtype)) return fallback(args);
     const dx = backend.makeOutput([...inputShape], 'float32');
-    native.conv2dBackwardData(geometry(info, 0), view(backend, dy), view(backend, filter), view(backend, dx));
+    native.conv2dBackwardData(geometry(info, 0), heapFloats(backend, dy), heapFloats(backend, filter), heapFloats(backend, dx));
     return dx;
   };
 }
@@ -92,13 +85,13 @@ export function nativeConvBackwardData(native: NativeConv, fallback: Body): Body
 export function nativeConvBackwardWeights(native: NativeConv, fallback: Body): Body {
   return (args) => {
     const { inputs, attrs } = args;
-    const backend = args.backend as unknown as WasmHeap;
+    const backend = args.backend as unknown as WasmLike;
     const { x, dy } = inputs;
     const filterShape = attrs.filterShape as [number, number, number, number];
     const info = convInfoFromAttrs(x.shape, filterShape, attrs);
     if (!supported(info, attrs, x.dtype, dy.dtype)) return fallback(args);
     const dw = backend.makeOutput([...filterShape], 'float32');
-    native.conv2dBackwardWeights(geometry(info, 0), view(backend, x), view(backend, dy), view(backend, dw));
+    native.conv2dBackwardWeights(geometry(info, 0), heapFloats(backend, x), heapFloats(backend, dy), heapFloats(backend, dw));
     return dw;
   };
 }
@@ -107,7 +100,7 @@ export function nativeConvBackwardWeights(native: NativeConv, fallback: Body): B
 export function nativeMaxPoolBackward(native: NativeConv, fallback: Body): Body {
   return (args) => {
     const { inputs, attrs } = args;
-    const backend = args.backend as unknown as WasmHeap;
+    const backend = args.backend as unknown as WasmLike;
     const { dy, input } = inputs;
     const info = poolInfoFromAttrs(input.shape, attrs);
     const { top, left } = info.padInfo;
@@ -120,7 +113,7 @@ export function nativeMaxPoolBackward(native: NativeConv, fallback: Body): Body 
       info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.filterHeight, info.filterWidth,
       info.outHeight, info.outWidth, info.strideHeight, info.strideWidth, top, left, bottom, right,
     ]);
-    native.maxPoolBackward(geometry, view(backend, input), view(backend, dy), view(backend, dx));
+    native.maxPoolBackward(geometry, heapFloats(backend, input), heapFloats(backend, dy), heapFloats(backend, dx));
     return dx;
   };
 }
@@ -129,7 +122,7 @@ export function nativeMaxPoolBackward(native: NativeConv, fallback: Body): Body 
 export function nativeBatchNormInference(native: NativeConv, fallback: Body): Body {
   return (args) => {
     const { inputs, attrs } = args;
-    const backend = args.backend as unknown as WasmHeap;
+    const backend = args.backend as unknown as WasmLike;
     const { x, mean, variance, scale, offset } = inputs as Record<string, tf.TensorInfo | undefined> as Record<string, tf.TensorInfo>;
     const channels = x.shape[3];
     // [C], or [1,1,1,C] as tfjs-layers passes when it broadcasts
@@ -140,8 +133,8 @@ export function nativeBatchNormInference(native: NativeConv, fallback: Body): Bo
     }
     const y = backend.makeOutput([...x.shape], 'float32');
     native.batchNormInference(
-      Int32Array.from(x.shape), view(backend, x), view(backend, mean), view(backend, variance),
-      scale ? view(backend, scale) : null, offset ? view(backend, offset) : null, attrs.varianceEpsilon as number, view(backend, y),
+      Int32Array.from(x.shape), heapFloats(backend, x), heapFloats(backend, mean), heapFloats(backend, variance),
+      scale ? heapFloats(backend, scale) : null, offset ? heapFloats(backend, offset) : null, attrs.varianceEpsilon as number, heapFloats(backend, y),
     );
     return y;
   };

@@ -1,4 +1,4 @@
-import { disposeBatch, type Batch, type Dataset } from '@gaze/data';
+import { disposeBatch, sliceBatch, type Dataset } from '@gaze/data';
 import { tf } from '@gaze/engine';
 import { createExplainer, type Explainer } from '@gaze/explainers';
 import { createEvaluator, summaryCi, type Evaluator, type ImageScore, type MetricCurve, type TargetKind } from '@gaze/metrics';
@@ -121,19 +121,6 @@ export async function evaluateExplainers(
     for (const { evaluator } of evaluators) evaluator.dispose?.();
   }
   return outcome;
-}
-
-/** The first `n` images of a batch as a batch of its own (new tensors; boxes and ids sliced). */
-export function sliceBatch(batch: Batch, n: number): Batch {
-  return {
-    images: batch.images.slice(0, n),
-    labels: batch.labels.slice(0, n),
-    masks: batch.masks?.slice(0, n),
-    attributes: batch.attributes?.slice(0, n),
-    classes: batch.classes?.slice(0, n),
-    boxes: batch.boxes?.slice(0, n),
-    ids: batch.ids.slice(0, n),
-  };
 }
 
 /** metrics_per_image.csv: `method,id,label,metric,value`, one row per image and metric. */

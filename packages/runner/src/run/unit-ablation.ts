@@ -1,9 +1,8 @@
-import { disposeBatch, type Batch, type Dataset } from '@gaze/data';
+import { disposeBatch, sliceBatch, type Batch, type Dataset } from '@gaze/data';
 import { unitAblation, type UnitAblationResult } from '@gaze/metrics';
 import type { Classifier } from '@gaze/models';
 import { formatCsv, unitAblationSpec, type MetricRow, type ReportChart } from '@gaze/report';
 import type { UnitAblationSection } from '../config/schema.js';
-import { sliceBatch } from './evaluate.js';
 
 export interface UnitAblationOutcome {
   result: UnitAblationResult;
