@@ -1,5 +1,6 @@
-// `npm run bench [-- --quick] [-- --json FILE]`: runs the benchmark suites, prints their tables,
-// and writes every figure to a JSON file (default bench/results.json).
+// `npm run bench [-- --quick] [-- --suite NAME ...] [-- --json FILE]`: runs the benchmark suites (all,
+// or the ones named), prints their tables, and writes every figure to a JSON file (default
+// bench/results.json).
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { tf, writeFileAtomic } from '@gaze/engine';
@@ -13,20 +14,33 @@ const { values } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     json: { type: 'string', default: 'bench/results.json' },
+    suite: { type: 'string', multiple: true },
   },
 });
 
+const SUITES = ['engine', 'data', 'explainers', 'metrics', 'peer'] as const;
+const chosen = values.suite ?? [...SUITES];
+for (const name of chosen) {
+  if (!(SUITES as readonly string[]).includes(name)) {
+    console.error(`unknown suite '${name}': use one of ${SUITES.join(', ')}`);
+    process.exit(2);
+  }
+}
+const wanted = (name: (typeof SUITES)[number]) => chosen.includes(name);
+const log = (line: string) => console.log(line);
+const quick = values.quick!;
+
 const started = new Date();
-const engine = await runEngineBench({ quick: values.quick!, log: (l) => console.log(l) });
-console.log('\n' + formatEngineBench(engine) + '\n');
-const data = await runDataBench({ quick: values.quick!, log: (l) => console.log(l) });
-console.log('\n' + formatDataBench(data) + '\n');
-const explainers = await runExplainerBench({ quick: values.quick!, log: (l) => console.log(l) });
-console.log('\n' + formatExplainerBench(explainers) + '\n');
-const metrics = await runMetricBench({ quick: values.quick!, log: (l) => console.log(l) });
-console.log('\n' + formatMetricBench(metrics) + '\n');
-const peer = await runPeerBench({ quick: values.quick!, log: (l) => console.log(l) });
-console.log('\n' + formatPeerBench(peer) + '\n');
+const engine = wanted('engine') ? await runEngineBench({ quick, log }) : undefined;
+if (engine) console.log('\n' + formatEngineBench(engine) + '\n');
+const data = wanted('data') ? await runDataBench({ quick, log }) : undefined;
+if (data) console.log('\n' + formatDataBench(data) + '\n');
+const explainers = wanted('explainers') ? await runExplainerBench({ quick, log }) : undefined;
+if (explainers) console.log('\n' + formatExplainerBench(explainers) + '\n');
+const metrics = wanted('metrics') ? await runMetricBench({ quick, log }) : undefined;
+if (metrics) console.log('\n' + formatMetricBench(metrics) + '\n');
+const peer = wanted('peer') ? await runPeerBench({ quick, log }) : undefined;
+if (peer) console.log('\n' + formatPeerBench(peer) + '\n');
 
 const results = {
   date: started.toISOString(),

@@ -1,4 +1,4 @@
-// @gaze/native: convolution kernels on oneDNN (Debian libdnnl-dev, oneDNN 2.6), called by the
+// @gaze/native: convolution and other heavy kernels on oneDNN (Debian libdnnl-dev, oneDNN 2.6), called by the
 // engine's wasm kernels on views of the wasm heap (NHWC float32, HWIO filters), so no copies.
 //
 // Each function takes the tensors as Float32Arrays and the geometry as one Int32Array:
@@ -16,6 +16,7 @@
 // batchNormTrainingBackward(shape, x, dy, gamma, mean, variance, epsilon, dx, dgamma, dbeta)
 // batchNormInference(shape, x, mean, variance, gamma | null, beta | null, epsilon, y)
 //   y = gamma * (x - mean) / sqrt(variance + epsilon) + beta with the given statistics
+// reduceSum, binary, relu, reluBackward, maxPoolForward: see their comments below.
 // Primitives are built once per geometry and reused.
 #include <node_api.h>
 
@@ -23,6 +24,7 @@
 
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -435,6 +437,218 @@ napi_value BatchNormInference(napi_env env, napi_callback_info info) {
   });
 }
 
+
+// --- Elementwise, reductions and pooling forward ---------------------------------------------
+// The small kernels around the convolutions: single-threaded on wasm, and together a third of a
+// training step once the convolutions ran on oneDNN.
+
+// Dense row-major float32 memory of the given dims (any rank oneDNN takes).
+memory::desc plain(const memory::dims &dims) {
+  memory::dims strides(dims.size());
+  memory::dim stride = 1;
+  for (size_t i = dims.size(); i-- > 0;) {
+    strides[i] = stride;
+    stride *= dims[i];
+  }
+  return memory::desc(dims, dt::f32, strides);
+}
+
+size_t volume(const memory::dims &dims) {
+  size_t n = 1;
+  for (auto d : dims) n *= size_t(d);
+  return n;
+}
+
+bool readDims(napi_env env, napi_value v, memory::dims *out) {
+  bool is = false;
+  napi_is_typedarray(env, v, &is);
+  if (!is) return false;
+  napi_typedarray_type type;
+  size_t length = 0;
+  void *data = nullptr;
+  napi_value buffer;
+  size_t offset = 0;
+  napi_get_typedarray_info(env, v, &type, &length, &data, &buffer, &offset);
+  if (type != napi_int32_array || length < 1 || length > DNNL_MAX_NDIMS) return false;
+  out->assign(static_cast<const int *>(data), static_cast<const int *>(data) + length);
+  for (auto d : *out)
+    if (d < 1) return false;
+  return true;
+}
+
+std::string dimsKey(const char *op, const memory::dims &a, const memory::dims &b = {}) {
+  std::string k(op);
+  for (auto d : a) k += "," + std::to_string(d);
+  k += ";";
+  for (auto d : b) k += "," + std::to_string(d);
+  return k;
+}
+
+
+// A fixed-length Int32Array (values may be 0) as dims.
+bool readDims0(napi_env env, napi_value v, size_t length, memory::dims *out) {
+  bool is = false;
+  napi_is_typedarray(env, v, &is);
+  if (!is) return false;
+  napi_typedarray_type type;
+  size_t n = 0;
+  void *data = nullptr;
+  napi_value buffer;
+  size_t offset = 0;
+  napi_get_typedarray_info(env, v, &type, &n, &data, &buffer, &offset);
+  if (type != napi_int32_array || n != length) return false;
+  out->assign(static_cast<const int *>(data), static_cast<const int *>(data) + n);
+  return true;
+}
+
+std::map<std::string, std::unique_ptr<dnnl::primitive>> elementwise;
+
+// reduceSum(outer, reduced, inner, x, out): x seen as [outer, reduced, inner], out[o, i] = sum over
+// r of x[o, r, i]: one contiguous block of reduced axes. As a matrix product with a vector of ones
+// (oneDNN's reduction primitive ran its reference loop for these layouts, 5x slower than wasm).
+std::map<memory::dim, std::vector<float>> onesBySize;
+
+napi_value ReduceSum(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value args[5];
+  napi_get_cb_info(env, info, &argc, args, nullptr, nullptr);
+  int64_t dims[3] = {0, 0, 0};
+  bool ok = argc == 5;
+  for (int i = 0; ok && i < 3; i++) ok = napi_get_value_int64(env, args[i], &dims[i]) == napi_ok && dims[i] >= 1;
+  if (throwIf(env, !ok, "reduceSum(outer, reduced, inner: positive integers, x, out)")) return nullptr;
+  const memory::dim a = dims[0], r = dims[1], b = dims[2];
+  size_t nx, no;
+  float *x = floatData(env, args[3], &nx), *out = floatData(env, args[4], &no);
+  if (throwIf(env, !x || !out || nx != size_t(a * r * b) || no != size_t(a * b), "reduceSum: x and out must be Float32Arrays of outer*reduced*inner and outer*inner")) return nullptr;
+  return guarded(env, [&] {
+    auto &ones = onesBySize[r];
+    if (ones.empty()) ones.assign(size_t(r), 1.f);
+    // inner 1: [a, r] x ones[r, 1]; otherwise ones[1, 1, r] (broadcast over the batch) x [a, r, b].
+    bool rows = b == 1;
+    memory::desc src = rows ? plain({a, r}) : plain({1, 1, r});
+    memory::desc weights = rows ? plain({r, 1}) : plain({a, r, b});
+    memory::desc dst = rows ? plain({a, 1}) : plain({a, 1, b});
+    auto &prim = elementwise[dimsKey("sum", {a, r, b})];
+    if (!prim) prim.reset(new dnnl::matmul(dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, weights, dst), cpu())));
+    prim->execute(stream(), {{DNNL_ARG_SRC, memory(src, cpu(), rows ? x : ones.data())},
+                             {DNNL_ARG_WEIGHTS, memory(weights, cpu(), rows ? ones.data() : x)},
+                             {DNNL_ARG_DST, memory(dst, cpu(), out)}});
+    stream().wait();
+  });
+}
+
+// binary(op, aDims, bDims, a, b, out): out = a (op) b, op 0 add, 1 multiply, 2 subtract,
+// 3 divide, 4 maximum, 5 minimum; b broadcasts over a (each of its dims equals a's or is 1).
+// Returns false, computing nothing, where oneDNN has only its reference loop for the shapes.
+std::set<std::string> referenceOnly;
+
+napi_value Binary(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value args[6];
+  napi_get_cb_info(env, info, &argc, args, nullptr, nullptr);
+  const char *usage = "binary(op 0-5, aDims Int32Array, bDims Int32Array (each dim equal to a's or 1), a, b, out)";
+  int32_t op = -1;
+  memory::dims ad, bd;
+  if (throwIf(env, argc != 6 || napi_get_value_int32(env, args[0], &op) != napi_ok || op < 0 || op > 5 || !readDims(env, args[1], &ad) ||
+                       !readDims(env, args[2], &bd) || ad.size() != bd.size(),
+              usage))
+    return nullptr;
+  for (size_t i = 0; i < ad.size(); i++)
+    if (throwIf(env, bd[i] != ad[i] && bd[i] != 1, usage)) return nullptr;
+  size_t na, nb, no;
+  float *a = floatData(env, args[3], &na), *b = floatData(env, args[4], &nb), *out = floatData(env, args[5], &no);
+  if (throwIf(env, !a || !b || !out || na != volume(ad) || nb != volume(bd) || no != na, "binary: a, b and out must be Float32Arrays of the dims' sizes")) return nullptr;
+  static const algorithm algs[6] = {algorithm::binary_add, algorithm::binary_mul, algorithm::binary_sub,
+                                    algorithm::binary_div, algorithm::binary_max, algorithm::binary_min};
+  bool ran = false;
+  guarded(env, [&] {
+    std::string key = dimsKey(("binary" + std::to_string(op)).c_str(), ad, bd);
+    if (referenceOnly.count(key)) return;
+    auto &prim = elementwise[key];
+    if (!prim) {
+      dnnl::binary::primitive_desc pd(dnnl::binary::desc(algs[op], plain(ad), plain(bd), plain(ad)), cpu());
+      // Some broadcasts only have oneDNN's reference loop, slower than wasm's SIMD: decline those.
+      if (std::string(pd.impl_info_str()).rfind("ref", 0) == 0) {
+        elementwise.erase(key);
+        referenceOnly.insert(key);
+        return;
+      }
+      prim.reset(new dnnl::binary(pd));
+    }
+    prim->execute(stream(), {{DNNL_ARG_SRC_0, memory(plain(ad), cpu(), a)}, {DNNL_ARG_SRC_1, memory(plain(bd), cpu(), b)}, {DNNL_ARG_DST, memory(plain(ad), cpu(), out)}});
+    stream().wait();
+    ran = true;
+  });
+  napi_value result;
+  napi_get_boolean(env, ran, &result);
+  return result;
+}
+
+// relu(x, out): out = max(x, 0). reluBackward(x, dy, dx): dx = x > 0 ? dy : 0.
+napi_value Relu(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value args[2];
+  napi_get_cb_info(env, info, &argc, args, nullptr, nullptr);
+  size_t nx = 0, no = 0;
+  float *x = argc == 2 ? floatData(env, args[0], &nx) : nullptr, *out = argc == 2 ? floatData(env, args[1], &no) : nullptr;
+  if (throwIf(env, !x || !out || nx != no || nx == 0, "relu(x, out): Float32Arrays of one length")) return nullptr;
+  return guarded(env, [&] {
+    memory::desc md = plain({memory::dim(nx)});
+    auto &prim = elementwise[dimsKey("relu", {memory::dim(nx)})];
+    if (!prim) {
+      dnnl::eltwise_forward::desc d(prop_kind::forward_inference, algorithm::eltwise_relu, md, 0.f, 0.f);
+      prim.reset(new dnnl::eltwise_forward(dnnl::eltwise_forward::primitive_desc(d, cpu())));
+    }
+    prim->execute(stream(), {{DNNL_ARG_SRC, memory(md, cpu(), x)}, {DNNL_ARG_DST, memory(md, cpu(), out)}});
+    stream().wait();
+  });
+}
+
+napi_value ReluBackward(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value args[3];
+  napi_get_cb_info(env, info, &argc, args, nullptr, nullptr);
+  size_t nx = 0, ndy = 0, ndx = 0;
+  float *x = argc == 3 ? floatData(env, args[0], &nx) : nullptr, *dy = argc == 3 ? floatData(env, args[1], &ndy) : nullptr,
+        *dx = argc == 3 ? floatData(env, args[2], &ndx) : nullptr;
+  if (throwIf(env, !x || !dy || !dx || nx != ndy || nx != ndx || nx == 0, "reluBackward(x, dy, dx): Float32Arrays of one length")) return nullptr;
+  return guarded(env, [&] {
+    memory::desc md = plain({memory::dim(nx)});
+    auto &prim = elementwise[dimsKey("relu-bwd", {memory::dim(nx)})];
+    if (!prim) {
+      dnnl::eltwise_forward::desc fd(prop_kind::forward_training, algorithm::eltwise_relu, md, 0.f, 0.f);
+      dnnl::eltwise_forward::primitive_desc fpd(fd, cpu());
+      dnnl::eltwise_backward::desc bd(algorithm::eltwise_relu, md, md, 0.f, 0.f);
+      prim.reset(new dnnl::eltwise_backward(dnnl::eltwise_backward::primitive_desc(bd, cpu(), fpd)));
+    }
+    prim->execute(stream(), {{DNNL_ARG_SRC, memory(md, cpu(), x)}, {DNNL_ARG_DIFF_DST, memory(md, cpu(), dy)}, {DNNL_ARG_DIFF_SRC, memory(md, cpu(), dx)}});
+    stream().wait();
+  });
+}
+
+// maxPoolForward(geometry Int32Array(14), x, out): max pooling, geometry as maxPoolBackward's.
+napi_value MaxPoolForwardFn(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value args[3];
+  napi_get_cb_info(env, info, &argc, args, nullptr, nullptr);
+  memory::dims g;
+  if (throwIf(env, argc != 3 || !readDims0(env, args[0], 14, &g), "maxPoolForward(geometry Int32Array(14), x, out)")) return nullptr;
+  const memory::dim b = g[0], h = g[1], w = g[2], c = g[3], ho = g[6], wo = g[7];
+  size_t nx, no;
+  float *x = floatData(env, args[1], &nx), *out = floatData(env, args[2], &no);
+  if (throwIf(env, !x || !out || nx != size_t(b * h * w * c) || no != size_t(b * ho * wo * c), "maxPoolForward: x and out must be Float32Arrays of the geometry's sizes")) return nullptr;
+  return guarded(env, [&] {
+    memory::desc src({b, c, h, w}, dt::f32, tag::nhwc), dst({b, c, ho, wo}, dt::f32, tag::nhwc);
+    auto &prim = elementwise[dimsKey("maxpool-fwd", g)];
+    if (!prim) {
+      dnnl::pooling_forward::desc d(prop_kind::forward_inference, algorithm::pooling_max, src, dst, {g[8], g[9]}, {g[4], g[5]}, {g[10], g[11]}, {g[12], g[13]});
+      prim.reset(new dnnl::pooling_forward(dnnl::pooling_forward::primitive_desc(d, cpu())));
+    }
+    prim->execute(stream(), {{DNNL_ARG_SRC, memory(src, cpu(), x)}, {DNNL_ARG_DST, memory(dst, cpu(), out)}});
+    stream().wait();
+  });
+}
+
 napi_value Version(napi_env env, napi_callback_info) {
   const dnnl_version_t *v = dnnl_version();
   std::string s = std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch);
@@ -452,6 +666,11 @@ napi_value Init(napi_env env, napi_value exports) {
       {"batchNormTraining", nullptr, BatchNormTraining, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"batchNormTrainingBackward", nullptr, BatchNormTrainingBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"batchNormInference", nullptr, BatchNormInference, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"reduceSum", nullptr, ReduceSum, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"binary", nullptr, Binary, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"relu", nullptr, Relu, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"reluBackward", nullptr, ReluBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"maxPoolForward", nullptr, MaxPoolForwardFn, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"onednnVersion", nullptr, Version, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);

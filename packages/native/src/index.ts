@@ -3,11 +3,11 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 /**
- * Convolutions (and the max-pooling gradient) on oneDNN over caller-owned Float32Arrays (NHWC data, HWIO filters). `geometry` is
+ * Kernels on oneDNN over caller-owned Float32Arrays (NHWC data, HWIO filters). A convolution's `geometry` is
  * an Int32Array of 18: [B, H, W, Ci, KH, KW, Co, Ho, Wo, strideH, strideW, padTop, padLeft,
  * padBottom, padRight, dilationH, dilationW, flags] (flags bit 0: ReLU after the bias).
  */
-export interface NativeConv {
+export interface NativeKernels {
   conv2dForward(geometry: Int32Array, x: Float32Array, w: Float32Array, bias: Float32Array | null, out: Float32Array): void;
   conv2dBackwardData(geometry: Int32Array, dy: Float32Array, w: Float32Array, dx: Float32Array): void;
   conv2dBackwardWeights(geometry: Int32Array, x: Float32Array, dy: Float32Array, dw: Float32Array): void;
@@ -19,10 +19,20 @@ export interface NativeConv {
   batchNormTrainingBackward(shape: Int32Array, x: Float32Array, dy: Float32Array, gamma: Float32Array, mean: Float32Array, variance: Float32Array, epsilon: number, dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array): void;
   /** Batch norm with given statistics over the last axis of NHWC x (gamma/beta optional). */
   batchNormInference(shape: Int32Array, x: Float32Array, mean: Float32Array, variance: Float32Array, gamma: Float32Array | null, beta: Float32Array | null, epsilon: number, y: Float32Array): void;
+  /** x seen as [outer, reduced, inner]: out[o, i] = sum over r of x[o, r, i]. */
+  reduceSum(outer: number, reduced: number, inner: number, x: Float32Array, out: Float32Array): void;
+  /** out = a (op) b with b broadcast over a (each of bDims equals aDims' or is 1); op 0 add, 1 multiply, 2 subtract, 3 divide, 4 maximum, 5 minimum. False (out untouched) where oneDNN has only its slow reference loop for these shapes. */
+  binary(op: number, aDims: Int32Array, bDims: Int32Array, a: Float32Array, b: Float32Array, out: Float32Array): boolean;
+  /** out = max(x, 0). */
+  relu(x: Float32Array, out: Float32Array): void;
+  /** dx = x > 0 ? dy : 0. */
+  reluBackward(x: Float32Array, dy: Float32Array, dx: Float32Array): void;
+  /** Max pooling; geometry as maxPoolBackward's. */
+  maxPoolForward(geometry: Int32Array, x: Float32Array, out: Float32Array): void;
   onednnVersion(): string;
 }
 
-export type NativeStatus = { ok: true; kernels: NativeConv; version: string } | { ok: false; why: string };
+export type NativeStatus = { ok: true; kernels: NativeKernels; version: string } | { ok: false; why: string };
 
 const ADDON = fileURLToPath(new URL('../build/Release/gaze_native.node', import.meta.url));
 const STATUS = fileURLToPath(new URL('../build/status.json', import.meta.url));
@@ -42,7 +52,7 @@ export function loadNative(): NativeStatus {
     return (cached = { ok: false, why });
   }
   try {
-    const kernels = createRequire(import.meta.url)(ADDON) as NativeConv;
+    const kernels = createRequire(import.meta.url)(ADDON) as NativeKernels;
     return (cached = { ok: true, kernels, version: kernels.onednnVersion() });
   } catch (error) {
     return (cached = { ok: false, why: `the oneDNN addon did not load: ${(error as Error).message}` });

@@ -1,4 +1,4 @@
-import type { NativeConv } from '@gaze/native';
+import type { NativeKernels } from '@gaze/native';
 import { tf } from '../tf.js';
 import { heapFloats, type WasmLike } from './kernel-io.js';
 
@@ -20,7 +20,7 @@ const BATCH_NORM_TRAINING_GRAD = 'GazeBatchNormTrainingGrad';
 
 
 
-export function registerNativeBatchNorm(native: NativeConv): void {
+export function registerNativeBatchNorm(native: NativeKernels): void {
   tf.registerKernel({
     kernelName: BATCH_NORM_TRAINING,
     backendName: 'wasm',

@@ -1,4 +1,4 @@
-import type { NativeConv } from '@gaze/native';
+import type { NativeKernels } from '@gaze/native';
 import type { tf } from '../tf.js';
 import { convInfoFromAttrs, poolInfoFromAttrs } from './conv-geometry.js';
 import { heapFloats, type KernelArgs, type WasmLike } from './kernel-io.js';
@@ -46,7 +46,7 @@ function supported(info: ConvInfo, attrs: Record<string, unknown>, ...dtypes: st
 
 
 /** Conv2D and FusedConv2D (bias [Co], activation linear or relu) on oneDNN. */
-export function nativeConvForward(native: NativeConv, fallback: Body, fused: boolean): Body {
+export function nativeConvForward(native: NativeKernels, fallback: Body, fused: boolean): Body {
   return (args) => {
     const { inputs, attrs } = args;
     const backend = args.backend as unknown as WasmLike;
@@ -67,7 +67,7 @@ export function nativeConvForward(native: NativeConv, fallback: Body, fused: boo
 }
 
 /** Conv2DBackpropInput on oneDNN. */
-export function nativeConvBackwardData(native: NativeConv, fallback: Body): Body {
+export function nativeConvBackwardData(native: NativeKernels, fallback: Body): Body {
   return (args) => {
     const { inputs, attrs } = args;
     const backend = args.backend as unknown as WasmLike;
@@ -82,7 +82,7 @@ export function nativeConvBackwardData(native: NativeConv, fallback: Body): Body
 }
 
 /** Conv2DBackpropFilter on oneDNN. */
-export function nativeConvBackwardWeights(native: NativeConv, fallback: Body): Body {
+export function nativeConvBackwardWeights(native: NativeKernels, fallback: Body): Body {
   return (args) => {
     const { inputs, attrs } = args;
     const backend = args.backend as unknown as WasmLike;
@@ -97,7 +97,7 @@ export function nativeConvBackwardWeights(native: NativeConv, fallback: Body): B
 }
 
 /** MaxPoolGrad on oneDNN (its workspace from a second forward pass says where each maximum is). */
-export function nativeMaxPoolBackward(native: NativeConv, fallback: Body): Body {
+export function nativeMaxPoolBackward(native: NativeKernels, fallback: Body): Body {
   return (args) => {
     const { inputs, attrs } = args;
     const backend = args.backend as unknown as WasmLike;
@@ -119,7 +119,7 @@ export function nativeMaxPoolBackward(native: NativeConv, fallback: Body): Body 
 }
 
 /** FusedBatchNorm (batch norm with given statistics, e.g. inference) on oneDNN: per-channel [C] parameters over NHWC x. */
-export function nativeBatchNormInference(native: NativeConv, fallback: Body): Body {
+export function nativeBatchNormInference(native: NativeKernels, fallback: Body): Body {
   return (args) => {
     const { inputs, attrs } = args;
     const backend = args.backend as unknown as WasmLike;

@@ -8,11 +8,13 @@ import { depthwiseConv2dBackpropInput } from './depthwise-conv2d-backprop-input.
 import type { KernelArgs } from './kernel-io.js';
 import { maxPoolGrad } from './max-pool-grad.js';
 import { registerNativeBatchNorm, useNativeBatchNormInLayers } from './native-batch-norm.js';
+import { BINARY_OPS, nativeBinary, nativeMaxPool, nativeRelu, nativeSum, registerNativeReluGradient } from './native-elementwise.js';
 import { nativeBatchNormInference, nativeConvBackwardData, nativeConvBackwardWeights, nativeConvForward, nativeMaxPoolBackward } from './native-conv.js';
 import { loadNative } from '@gaze/native';
 import { resizeBilinearGrad } from './resize-bilinear-grad.js';
 import { resizeNearestNeighborGrad } from './resize-nearest-neighbor-grad.js';
 import { unsortedSegmentSum } from './unsorted-segment-sum.js';
+import { castSharing, identitySharing } from './shared-data.js';
 import { rememberUpstream } from './upstream.js';
 
 /** A kernel the engine adds to, or corrects in, a tfjs backend so models train correctly there. */
@@ -34,6 +36,8 @@ const KERNELS: (EngineKernel & { kernelFunc: KernelBody })[] = [
   { kernelName: 'MaxPoolGrad', backends: ['wasm'], why: 'replaces-faulty', note: 'upstream misroutes windows whose values are all <= 0', kernelFunc: maxPoolGrad },
   { kernelName: 'ResizeBilinearGrad', backends: ['wasm', 'cpu'], why: 'replaces-faulty', note: 'upstream ignores halfPixelCenters (and cpu swaps H/W)', kernelFunc: resizeBilinearGrad },
   { kernelName: 'ResizeNearestNeighborGrad', backends: ['wasm', 'cpu'], why: 'replaces-faulty', note: 'upstream ignores halfPixelCenters', kernelFunc: resizeNearestNeighborGrad },
+  { kernelName: 'Identity', backends: ['wasm'], why: 'replaces-slow', note: 'upstream copies the data; shares it (refcounted), as the CPU backend does', kernelFunc: identitySharing },
+  { kernelName: 'Cast', backends: ['wasm'], why: 'replaces-slow', note: 'a cast to the same dtype copied the data (now shared), and a cast to bool wrapped -2.2 to 254 (now x != 0)', kernelFunc: castSharing },
   { kernelName: 'AvgPoolGrad', backends: ['wasm', 'cpu'], why: 'replaces-faulty', note: "upstream divides border windows by the full area under 'same' padding", kernelFunc: avgPoolGrad },
 ];
 
@@ -60,7 +64,10 @@ export function registerEngineKernels(backend: 'wasm' | 'cpu'): void {
 const registered = new Set<string>();
 
 /** Kernels the oneDNN addon runs on wasm's heap when it is built (see nativeKernelStatus). */
-export const NATIVE_KERNELS = ['Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'MaxPoolGrad', 'FusedBatchNorm'] as const;
+export const NATIVE_KERNELS = [
+  'Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'MaxPool', 'MaxPoolGrad', 'FusedBatchNorm',
+  'Sum', 'Mean', 'Add', 'Multiply', 'Sub', 'RealDiv', 'Maximum', 'Minimum', 'Relu',
+] as const;
 
 let nativeRegistered = false;
 
@@ -68,7 +75,7 @@ let nativeRegistered = false;
 export function nativeKernelStatus(): { active: boolean; detail: string } {
   const native = loadNative();
   if (!native.ok) return { active: false, detail: native.why };
-  return { active: nativeRegistered, detail: `oneDNN ${native.version}: ${NATIVE_KERNELS.join(', ')}, training-mode batch norm` };
+  return { active: nativeRegistered, detail: `oneDNN ${native.version}: ${NATIVE_KERNELS.join(', ')}, ReLU's gradient, training-mode batch norm` };
 }
 
 function registerNativeKernels(): void {
@@ -81,6 +88,13 @@ function registerNativeKernels(): void {
     Conv2DBackpropFilter: (fallback) => nativeConvBackwardWeights(native.kernels, fallback),
     MaxPoolGrad: (fallback) => nativeMaxPoolBackward(native.kernels, fallback),
     FusedBatchNorm: (fallback) => nativeBatchNormInference(native.kernels, fallback),
+    MaxPool: (fallback) => nativeMaxPool(native.kernels, fallback),
+    Sum: (fallback) => nativeSum(native.kernels, fallback),
+    Mean: (fallback) => nativeSum(native.kernels, fallback, true),
+    Relu: (fallback) => nativeRelu(native.kernels, fallback),
+    ...(Object.fromEntries(
+      (Object.keys(BINARY_OPS) as (keyof typeof BINARY_OPS)[]).map((name) => [name, (fallback: KernelBody) => nativeBinary(native.kernels, name, fallback)]),
+    ) as Record<keyof typeof BINARY_OPS, (fallback: KernelBody) => KernelBody>),
   };
   for (const name of NATIVE_KERNELS) {
     const existing = tf.getKernel(name, 'wasm');
@@ -91,6 +105,7 @@ function registerNativeKernels(): void {
     tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: bodies[name](fallback) as unknown as tf.KernelFunc, setupFunc: existing.setupFunc, disposeFunc: existing.disposeFunc });
   }
   registerNativeBatchNorm(native.kernels);
+  registerNativeReluGradient(native.kernels);
   useNativeBatchNormInLayers();
   nativeRegistered = true;
 }
