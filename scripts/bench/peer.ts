@@ -8,6 +8,7 @@ import { initBackend, nativeKernelStatus, tf } from '@gaze/engine';
 import { createExplainer } from '@gaze/explainers';
 import { createEvaluator } from '@gaze/metrics';
 import { createClassifier, type LayersClassifier } from '@gaze/models';
+import { benchLoader, LOADER_CASES } from './data.js';
 
 /**
  * Gaze against PyTorch on the same machine: the same network (exported topology and weights),
@@ -19,6 +20,8 @@ import { createClassifier, type LayersClassifier } from '@gaze/models';
 
 const PYTHON = '/usr/bin/python3';
 const PEER_SCRIPT = fileURLToPath(new URL('./peer/torch_peer.py', import.meta.url));
+const LOADER_SCRIPT = fileURLToPath(new URL('./peer/torch_loader.py', import.meta.url));
+const FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
 
 interface PeerWorkload {
   name: string;
@@ -38,8 +41,10 @@ interface ModelPlan {
 export interface PeerResult {
   workload: string;
   images: number;
-  /** Seconds per call (a call = one batch of `images`). */
+  /** Seconds per call (a call = one batch of `images`; for the data loader, the whole pass). */
   gazeSeconds: number;
+  /** The same call on tfjs's plain-JavaScript CPU backend: the floor (forwards only; a train step there takes minutes). */
+  cpuSeconds?: number;
   peerSeconds?: number;
   /** gaze / peer time: below 1 Gaze is faster. */
   ratio?: number;
@@ -258,12 +263,39 @@ export async function runPeerBench(options: { quick: boolean; log: (line: string
       options.log(`  peer: ${w.name} in Gaze ...`);
       const seconds = await gazeSeconds(classifier, w, data!, dataset.info, repeats);
       const peerSeconds = peer?.workloads[w.name]?.seconds;
-      result.results.push({ workload: w.name, images: w.images ?? batch, gazeSeconds: seconds, peerSeconds, ratio: peerSeconds ? seconds / peerSeconds : undefined });
+      let cpuSeconds: number | undefined;
+      if (w.kind === 'forward') {
+        options.log(`  peer: ${w.name} on the tfjs CPU backend (the floor) ...`);
+        await initBackend('cpu');
+        cpuSeconds = await timed(() => tf.tidy(() => void classifier.logits(x).dataSync()), 1);
+        await initBackend(backend);
+      }
+      result.results.push({ workload: w.name, images: w.images ?? batch, gazeSeconds: seconds, cpuSeconds, peerSeconds, ratio: peerSeconds ? seconds / peerSeconds : undefined });
     }
     classifier.dispose();
   }
   disposeBatch(data!);
+  result.results.push(await loaderWorkload(options.quick, torch.ok, threads, options.log));
   return result;
+}
+
+/** Fashion-MNIST from Debian's files through Gaze's loader and through a torch DataLoader. */
+async function loaderWorkload(quick: boolean, torchOk: boolean, threads: number, log: (line: string) => void): Promise<PeerResult> {
+  const images = quick ? 512 : 8192;
+  const name = 'data loader (fashion-mnist, batch 64)';
+  const fashion = LOADER_CASES.find((c) => c.config.type === 'fashion-mnist')!;
+  log(`  peer: ${name} in Gaze ...`);
+  const gaze = await benchLoader(fashion, images, 64);
+  if (gaze.imagesPerSecond === null) {
+    log(`  peer: ${name} skipped: ${gaze.skipped}`);
+    return { workload: name, images: 0, gazeSeconds: NaN };
+  }
+  if (!torchOk) return { workload: name, images: gaze.images, gazeSeconds: gaze.seconds };
+  log(`  peer: ${name} in PyTorch ...`);
+  const peer = JSON.parse(execFileSync(PYTHON, [LOADER_SCRIPT, FASHION_MNIST_DIR, String(images), '64', String(threads)], { encoding: 'utf8' })) as { seconds: number; images: number };
+  // Both stop at the first whole batch past `images`: compare per image.
+  const peerSeconds = (peer.seconds / peer.images) * gaze.images;
+  return { workload: name, images: gaze.images, gazeSeconds: gaze.seconds, peerSeconds, ratio: gaze.seconds / peerSeconds };
 }
 
 export function formatPeerBench(b: PeerBench): string {
@@ -274,11 +306,11 @@ export function formatPeerBench(b: PeerBench): string {
   if (!b.peer.available) lines.push(`  peer skipped: ${b.peer.why}`);
   else lines.push(`  same network: max |logit difference| ${Object.entries(b.peer.maxLogitDiff).map(([k, v]) => `${k} ${v.toExponential(1)}`).join(', ')}`);
   const width = Math.max(...b.results.map((r) => r.workload.length), 8);
-  lines.push(`  ${'workload'.padEnd(width)}  images  gaze ms/call  torch ms/call  gaze/torch`);
+  lines.push(`  ${'workload'.padEnd(width)}  images  gaze ms/call  torch ms/call  gaze/torch  tfjs-cpu ms/call`);
+  const ms = (s: number | undefined) => (s === undefined || Number.isNaN(s) ? '-' : (s * 1000).toFixed(1));
   for (const r of b.results) {
-    const peer = r.peerSeconds === undefined ? '-' : (r.peerSeconds * 1000).toFixed(1);
     const ratio = r.ratio === undefined ? '-' : r.ratio.toFixed(2);
-    lines.push(`  ${r.workload.padEnd(width)}  ${String(r.images).padStart(6)}  ${(r.gazeSeconds * 1000).toFixed(1).padStart(12)}  ${peer.padStart(13)}  ${ratio.padStart(10)}`);
+    lines.push(`  ${r.workload.padEnd(width)}  ${String(r.images).padStart(6)}  ${ms(r.gazeSeconds).padStart(12)}  ${ms(r.peerSeconds).padStart(13)}  ${ratio.padStart(10)}  ${ms(r.cpuSeconds).padStart(16)}`);
   }
   return lines.join('\n');
 }

@@ -18,7 +18,7 @@ describe('gaze doctor', () => {
     expect(stdout).toMatch(/^Gaze doctor\n/);
     expect(stdout).toContain(`node    ${process.version} (linux x64)`);
     for (const heading of ['Backends', 'Engine kernels', 'GPU', 'Datasets']) expect(stdout).toContain(`\n${heading}`);
-    expect(stdout).toMatch(/\n {2}wasm +available: binaries from .*tfjs-backend-wasm\/dist\/, SIMD on, 1 thread\(s\); convolutions on (oneDNN [\d.]+: Conv2D[^\n]*|XNNPACK \(native kernels off: .+\))\n/);
+    expect(stdout).toMatch(/\n {2}wasm +available: binaries from .*tfjs-backend-wasm\/dist\/, SIMD on, 1 thread\(s\); (convolutions and the kernels around them on oneDNN [\d.]+: Conv2D[^\n]*|convolutions on XNNPACK \(oneDNN kernels off: .+\))\n/);
     expect(stdout).toMatch(/\n {2}auto picks +\S+: auto picked /);
     expect(stdout).toMatch(/\n {2}libcudart\.so\.11\.0 +(found|not found)/);
     expect(stdout).toMatch(/\n {2}fashion-mnist +(found: |not found in \/usr\/share\/datasets\/fashion-mnist; install: apt-get install dataset-fashion-mnist)/);
@@ -29,7 +29,7 @@ describe('gaze doctor', () => {
     expect(code).toBe(0);
     const report = JSON.parse(stdout) as DoctorReport;
     expect(report.chosen).toMatchObject({ backend: 'cpu', requested: 'cpu', requestedBy: '--backend', reason: 'cpu requested by --backend' });
-    expect(report.backends.map((b) => b.name)).toEqual(['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']);
+    expect(report.backends.map((b) => b.name)).toEqual(['tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu']);
     expect(report.backends.find((b) => b.name === 'wasm')).toMatchObject({ status: 'available', simd: true, threads: 1 });
     expect(report.engineKernels.wasm.map((k) => k.kernelName)).toContain('Conv2DBackpropFilter');
   });
@@ -39,7 +39,7 @@ describe('gaze errors', () => {
   it('prints a user error with where and how to fix, no stack, exit 1', async () => {
     const { code, stderr } = await run(['doctor', '--backend', 'webgl']);
     expect(code).toBe(1);
-    expect(stderr).toBe("error: --backend: unknown backend 'webgl'\n  hint: use one of: auto, tensorflow-gpu, tensorflow, wasm, cpu\n");
+    expect(stderr).toBe("error: --backend: unknown backend 'webgl'\n  hint: use one of: auto, tensorflow-gpu, tensorflow, webgpu, wasm, cpu\n");
   });
 
   it('rejects an unknown command with the help text, exit 1', async () => {
@@ -67,7 +67,7 @@ describe('bin/gaze.js', () => {
   it('exits 1 on a user error', async () => {
     const bin = fileURLToPath(new URL('../bin/gaze.js', import.meta.url));
     const error = await promisify(execFile)(process.execPath, [bin, 'doctor', '--backend', 'nope']).catch((e: unknown) => e as { code: number; stderr: string });
-    expect(error).toMatchObject({ code: 1, stderr: "error: --backend: unknown backend 'nope'\n  hint: use one of: auto, tensorflow-gpu, tensorflow, wasm, cpu\n" });
+    expect(error).toMatchObject({ code: 1, stderr: "error: --backend: unknown backend 'nope'\n  hint: use one of: auto, tensorflow-gpu, tensorflow, webgpu, wasm, cpu\n" });
   });
 });
 

@@ -7,6 +7,7 @@ export { cropItem, flipItem, resizeItem } from './transforms/item-geometry.js';
 export {
   commonDatasetKeys,
   createDataset,
+  DatasetWorkers,
   datasetFactory,
   datasetTypes,
   parseConfig,

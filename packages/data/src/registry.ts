@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { TransformSpec, buildTransform, transformedShape } from './transforms/transforms.js';
 import type { Pipeline } from './split.js';
 import type { Dataset } from './types.js';
+import { ItemWorkerPool, withItemWorkers } from './workers/item-workers.js';
 
 /** Keys every dataset config accepts besides its loader's own. */
 export const commonDatasetKeys = {
@@ -71,13 +72,31 @@ export function parseConfig<T>(schema: z.ZodType<T>, value: unknown, where: stri
   throw new GazeError(message, { where: path, hint: result.error.issues.length > 1 ? `${result.error.issues.length - 1} more problem(s) after this one` : undefined });
 }
 
-/** Builds a dataset from a config object `{ type, ...options }`. */
+/** `workers:` in any dataset config: threads preparing examples while the main thread trains. */
+export const DatasetWorkers = z.int().min(0).max(16).default(0);
+
+/**
+ * Builds a dataset from a config object `{ type, workers?, ...options }`. With `workers: N > 0`
+ * its batches are prepared by N worker threads (same examples, same order); if the workers
+ * cannot start, it says why and prepares them in this thread.
+ */
 export async function createDataset(config: { type: string } & Record<string, unknown>, context: Partial<DatasetContext> = {}): Promise<Dataset> {
   const full: DatasetContext = { seed: 0, baseDir: process.cwd(), log: () => {}, where: 'dataset', ...context };
   if (typeof config?.type !== 'string') throw new GazeError('the dataset needs a type', { where: full.where, hint: `use one of: ${datasetTypes().join(', ')}` });
   const factory = datasetFactory(config.type);
-  const { type: _type, ...options } = config;
-  return factory.create(parseConfig(factory.configSchema, options, full.where), full);
+  const { type: _type, workers: workersValue, ...options } = config;
+  const workers = parseConfig(DatasetWorkers, workersValue, `${full.where}.workers`);
+  const dataset = await factory.create(parseConfig(factory.configSchema, options, full.where), full);
+  if (workers === 0) return dataset;
+  const pool = new ItemWorkerPool({ config: { ...config, workers: 0 }, seed: full.seed, baseDir: full.baseDir, where: full.where }, workers);
+  try {
+    await pool.ready();
+  } catch (error) {
+    await pool.close();
+    full.log(`${config.type}: data workers unavailable (${(error as Error).message}); preparing examples in the main thread`);
+    return dataset;
+  }
+  return withItemWorkers(dataset, pool);
 }
 
 /** The split pipeline and batched image shape for a loader's raw [H,W,C] and the common keys. */

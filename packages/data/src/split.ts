@@ -87,7 +87,8 @@ export function makeSplit(
     };
   }
 
-  async function* batches(o: BatchOptions): AsyncGenerator<Batch> {
+  /** Streams batches whose examples come from `prepareItem` (this split's own, or a worker's). */
+  async function* batchesVia(o: BatchOptions, prepareItem: PrepareItem): AsyncGenerator<Batch> {
     if (!Number.isInteger(o.batchSize) || o.batchSize < 1) throw new GazeError(`batch size must be a positive integer, got ${o.batchSize}`);
     const seed = o.seed ?? 0;
     const augment = o.augment ?? name === 'train';
@@ -99,7 +100,7 @@ export function makeSplit(
       while (items.length < o.batchSize && cursor < order.length) {
         const take = order.slice(cursor, cursor + o.batchSize - items.length);
         cursor += take.length;
-        const results = await Promise.allSettled(take.map((i) => prepare(i, augment, seed)));
+        const results = await Promise.allSettled(take.map((i) => prepareItem(i, augment, seed)));
         for (const r of results) {
           if (r.status === 'fulfilled') items.push(r.value);
           else if (r.reason instanceof UnreadableItemError) {
@@ -126,10 +127,10 @@ export function makeSplit(
     }
   }
 
-  return {
+  const split: Split = {
     name,
     size: source.size,
-    batches,
+    batches: (o) => batchesVia(o, prepare),
     item: (index, o = {}) => {
       if (!Number.isInteger(index) || index < 0 || index >= source.size) {
         throw new GazeError(`example ${index} is out of range: the ${name} split has ${source.size}`);
@@ -141,6 +142,23 @@ export function makeSplit(
       return [...skipped].map(([id, reason]) => ({ id, reason }));
     },
   };
+  streams.set(split, batchesVia);
+  return split;
+}
+
+/** Prepares example `index` (read, transforms, augmentations when `augment`) as `Split.item` does. */
+export type PrepareItem = (index: number, augment: boolean, seed: number) => Promise<Item>;
+
+// The batch streams of splits made by makeSplit, for running their examples elsewhere (workers).
+const streams = new WeakMap<Split, (o: BatchOptions, prepareItem: PrepareItem) => AsyncGenerator<Batch>>();
+
+/**
+ * A split's batches with its examples prepared by `prepareItem` instead of in this thread: the
+ * same order, skipping and stacking. Undefined for splits not made by makeSplit.
+ */
+export function batchesWith(split: Split, prepareItem: PrepareItem): ((o: BatchOptions) => AsyncGenerator<Batch>) | undefined {
+  const stream = streams.get(split);
+  return stream && ((o) => stream(o, prepareItem));
 }
 
 /**

@@ -93,6 +93,8 @@ export interface Split {
 export interface Dataset {
   info: DatasetInfo;
   split(name: SplitName): Split;
+  /** Stops its data workers, if it has any (`workers:`); idle workers never keep a process alive. */
+  close?(): Promise<void>;
 }
 
 export function disposeBatch(batch: Batch): void {

@@ -4,16 +4,17 @@ import * as wasm from '@tensorflow/tfjs-backend-wasm';
 import { GazeError } from './errors.js';
 import { tf } from './tf.js';
 import { locateWasmFiles } from './wasm/locate-wasm-files.js';
+import { gpuDevicePresent, registerWebgpuBackend, WebgpuUnavailableError } from './webgpu.js';
 import { engineKernelsFor, nativeKernelStatus, registerEngineKernels, type EngineKernel } from './kernels/register.js';
 
-export const BACKEND_REQUESTS = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
+export const BACKEND_REQUESTS = ['auto', 'tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
 export type BackendRequest = (typeof BACKEND_REQUESTS)[number];
 export type BackendName = Exclude<BackendRequest, 'auto'>;
 /** Where a backend request came from, strongest first. */
 export type RequestSource = 'argument' | '--backend' | 'GAZE_BACKEND' | 'config' | 'default';
 
-/** `auto` tries these in order and takes the first that loads. */
-export const AUTO_ORDER: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+/** `auto` tries these in order and takes the first that loads (webgpu only where a GPU device shows). */
+export const AUTO_ORDER: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu'];
 
 /** The optional native packages behind the two TensorFlow backends. */
 export const NATIVE_PACKAGES = {
@@ -85,7 +86,7 @@ export function parseBackendRequest(value: string, where: string): BackendReques
 /**
  * Makes `name` the active tfjs backend and says what was chosen and why. With no argument the
  * request comes from `GAZE_BACKEND` or defaults to `auto`. An explicit request that cannot be met
- * is a GazeError with the install command; `auto` falls through tensorflow-gpu, tensorflow, wasm.
+ * is a GazeError with the install command; `auto` falls through tensorflow-gpu, tensorflow, webgpu (where a GPU shows), wasm.
  */
 export async function initBackend(
   name?: BackendRequest,
@@ -99,6 +100,11 @@ export async function initBackend(
   const attempts: BackendAttempt[] = [];
   const order = request === 'auto' ? AUTO_ORDER : [request];
   for (const backend of order) {
+    // Dawn prints a warning for every missing driver it probes: not worth it without a GPU.
+    if (request === 'auto' && backend === 'webgpu' && !gpuDevicePresent()) {
+      attempts.push({ backend, ok: false, detail: 'no GPU device (/dev/nvidia0, /dev/dri)' });
+      continue;
+    }
     try {
       const { threads, simd, detail } = await activate(backend);
       attempts.push({ backend, ok: true, detail });
@@ -134,6 +140,11 @@ async function activate(backend: BackendName): Promise<{ threads: number; simd: 
       await setTfjsBackend('tensorflow');
       return { threads: availableParallelism(), simd: true, detail: `${NATIVE_PACKAGES[backend]} loaded` };
     }
+    case 'webgpu': {
+      const adapter = await registerWebgpuBackend();
+      await setTfjsBackend('webgpu');
+      return { threads: availableParallelism(), simd: true, detail: `WebGPU on Dawn: ${adapter}` };
+    }
     case 'wasm': {
       const files = locateWasmFiles();
       // Before the first init only: tfjs reads the binaries once, from this directory.
@@ -144,7 +155,7 @@ async function activate(backend: BackendName): Promise<{ threads: number; simd: 
       const simd = Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
       const threads = wasm.getThreadsCount();
       const native = nativeKernelStatus();
-      const conv = native.active ? `convolutions on ${native.detail}` : `convolutions on XNNPACK (native kernels off: ${native.detail})`;
+      const conv = native.active ? `convolutions and the kernels around them on ${native.detail}` : `convolutions on XNNPACK (oneDNN kernels off: ${native.detail})`;
       return { threads, simd, detail: `binaries from ${files.dir}, SIMD ${simd ? 'on' : 'off'}, ${threads} thread(s); ${conv}` };
     }
     case 'cpu':
@@ -197,6 +208,16 @@ function asBackendError(backend: BackendName, source: RequestSource, error: unkn
     return new GazeError(`backend '${backend}': ${pkg} is installed but failed to load: ${shortReason(error)}`, {
       where: source,
       hint: `check its native libraries${gpuNote}; \`npx gaze doctor\` lists what was found; or use --backend wasm`,
+      cause: error,
+    });
+  }
+  if (backend === 'webgpu') {
+    const missing = error instanceof WebgpuUnavailableError && / is not installed$/.test(error.message);
+    return new GazeError(`backend 'webgpu' is not available: ${shortReason(error)}`, {
+      where: source,
+      hint: missing
+        ? 'install the optional packages with `npm install webgpu@0.6.2 @tensorflow/tfjs-backend-webgpu@4.22.0 -w @gaze/engine`; or use --backend wasm'
+        : 'it needs a GPU with a Vulkan driver (NVIDIA, AMD, Intel); `npx gaze doctor` lists what was found; or use --backend wasm',
       cause: error,
     });
   }

@@ -14,6 +14,7 @@ export {
   type BackendRequest,
   type RequestSource,
 } from './backend.js';
+export { gpuDevicePresent } from './webgpu.js';
 export { locateWasmFiles, WASM_BINARIES, type WasmFiles } from './wasm/locate-wasm-files.js';
 export { ENGINE_KERNELS, NATIVE_KERNELS, engineKernelsFor, nativeKernelStatus, registerEngineKernels, type EngineKernel } from './kernels/register.js';
 export { Rng, currentSeed, hash32, rng, seed, unseed } from './seed.js';

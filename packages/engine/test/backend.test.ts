@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { afterEach, describe, expect, it } from 'vitest';
-import { GazeError, initBackend, resolveBackendRequest, tf } from '../src/index.js';
+import { GazeError, gpuDevicePresent, initBackend, resolveBackendRequest, tf } from '../src/index.js';
 
 function installed(pkg: string): boolean {
   try {
@@ -29,7 +29,7 @@ describe('resolveBackendRequest', () => {
     }
     expect(error).toBeInstanceOf(GazeError);
     expect((error as GazeError).format()).toBe(
-      "GAZE_BACKEND: unknown backend 'webgl'\n  hint: use one of: auto, tensorflow-gpu, tensorflow, wasm, cpu",
+      "GAZE_BACKEND: unknown backend 'webgl'\n  hint: use one of: auto, tensorflow-gpu, tensorflow, webgpu, wasm, cpu",
     );
   });
 });
@@ -77,6 +77,17 @@ describe('initBackend', () => {
     });
   }
 
+  // Here (no GPU) Dawn loads and finds no adapter: asking for webgpu must say so and what to do.
+  it.skipIf(gpuDevicePresent())("explains that 'webgpu' found no GPU adapter", async () => {
+    const error = await initBackend('webgpu', { source: '--backend' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(GazeError);
+    const text = (error as GazeError).format();
+    expect(text).toContain("--backend: backend 'webgpu' is not available: ");
+    expect(text).toMatch(/webgpu is not installed|Dawn found no WebGPU adapter: this machine shows no GPU/);
+    expect(text).toMatch(/hint: (it needs a GPU with a Vulkan driver|install the optional packages)/);
+    expect(tf.getBackend()).not.toBe('webgpu');
+  });
+
   it('auto falls through to the first backend that loads, saying what it skipped', async () => {
     const report = await initBackend('auto');
     const expected = installed('@tensorflow/tfjs-node-gpu') || installed('@tensorflow/tfjs-node') ? undefined : 'wasm';
@@ -85,9 +96,12 @@ describe('initBackend', () => {
       expect(report.attempts.map((a) => [a.backend, a.ok])).toEqual([
         ['tensorflow-gpu', false],
         ['tensorflow', false],
+        ['webgpu', false],
         ['wasm', true],
       ]);
-      expect(report.reason).toMatch(/^auto picked wasm \(skipped tensorflow-gpu: @tensorflow\/tfjs-node-gpu is not installed; tensorflow: @tensorflow\/tfjs-node is not installed\)$/);
+      expect(report.reason).toMatch(
+        /^auto picked wasm \(skipped tensorflow-gpu: @tensorflow\/tfjs-node-gpu is not installed; tensorflow: @tensorflow\/tfjs-node is not installed; webgpu: (no GPU device|Dawn found no WebGPU adapter).*\)$/,
+      );
     }
     expect(report.attempts.at(-1)).toMatchObject({ backend: report.backend, ok: true });
   });

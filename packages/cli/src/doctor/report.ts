@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { arch, cpus, freemem, platform, totalmem } from 'node:os';
 import {
   AUTO_ORDER,
+  gpuDevicePresent,
   NATIVE_PACKAGES,
   engineKernelsFor,
   initBackend,
@@ -51,6 +52,9 @@ function availableMemory(): number {
 async function probeBackend(name: BackendName): Promise<BackendStatus> {
   if ((name === 'tensorflow' || name === 'tensorflow-gpu') && !nativePackageInstalled(name)) {
     return { name, status: 'not-installed', detail: `${NATIVE_PACKAGES[name]} is not installed` };
+  }
+  if (name === 'webgpu' && !gpuDevicePresent()) {
+    return { name, status: 'failed', detail: 'no GPU device (/dev/nvidia0, /dev/dri): WebGPU needs a GPU with a Vulkan driver' };
   }
   try {
     const r = await initBackend(name);

@@ -1,5 +1,5 @@
 import { dirname, resolve } from 'node:path';
-import { datasetFactory, datasetTypes } from '@gaze/data';
+import { DatasetWorkers, datasetFactory, datasetTypes } from '@gaze/data';
 import { didYouMean } from '@gaze/engine';
 import { backboneFactory, backboneTypes } from '@gaze/models';
 import { stringify } from 'yaml';
@@ -82,7 +82,18 @@ export function validateConfigValue(value: Record<string, unknown>, locate: Loca
   // The component sections are checked even when another section failed, so one pass shows all.
   const raw = value as Record<string, unknown>;
   const typed = (v: unknown): v is Record<string, unknown> & { type: string } => typeof v === 'object' && v !== null && typeof (v as { type?: unknown }).type === 'string';
-  const dataset = typed(raw.dataset) ? checkTyped(raw.dataset, ['dataset'], DATASETS, locate, problems) : undefined;
+  // `workers` belongs to every dataset (createDataset handles it), not to a loader's schema.
+  const dataset = typed(raw.dataset) ? checkTyped(raw.dataset, ['dataset'], DATASETS, locate, problems, ['type', 'workers']) : undefined;
+  if (typed(raw.dataset) && raw.dataset.workers !== undefined) {
+    const workers = DatasetWorkers.safeParse(raw.dataset.workers);
+    if (!workers.success) {
+      problems.push({
+        where: `${locate(['dataset', 'workers'], 'value')} dataset.workers`,
+        message: workers.error.issues[0].message,
+        hint: '0 prepares examples in the main thread; 1 to 16 in that many worker threads',
+      });
+    }
+  }
   const backbone = typed(raw.backbone) ? checkTyped(raw.backbone, ['backbone'], BACKBONES, locate, problems) : undefined;
   const lists: Partial<Record<ComponentSection, Record<string, unknown>[]>> = {};
   for (const section of ['heads', 'explainers', 'evaluation'] as const) {

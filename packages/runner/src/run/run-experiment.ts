@@ -163,9 +163,10 @@ async function runOne(loaded: LoadedConfig, planned: PlannedRun, ctx: RunContext
   log({ type: ctx.resume ? 'resume' : 'start', runId, seed: planned.seed, params: planned.params, backend: ctx.backend.backend });
 
   let classifier: Classifier | undefined;
+  let dataset: Dataset | undefined;
   try {
     seedRun(planned.seed);
-    const dataset = await createDataset(config.dataset, { seed: planned.seed, baseDir: loaded.baseDir, log: say, where: 'dataset' });
+    dataset = await createDataset(config.dataset, { seed: planned.seed, baseDir: loaded.baseDir, log: say, where: 'dataset' });
     const { info } = dataset;
     say(`dataset ${info.type}: ${info.sizes.train} train / ${info.sizes.val} val / ${info.sizes.test} test, ${info.numClasses} classes, images ${info.imageShape.join('x')}`);
     classifier = await createClassifier(config.backbone, { inputShape: info.imageShape, numClasses: info.numClasses, seed: planned.seed, baseDir: loaded.baseDir, where: 'backbone' });
@@ -246,6 +247,7 @@ async function runOne(loaded: LoadedConfig, planned: PlannedRun, ctx: RunContext
     throw error;
   } finally {
     classifier?.dispose();
+    await dataset?.close?.();
   }
 }
 
