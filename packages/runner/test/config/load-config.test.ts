@@ -65,6 +65,14 @@ describe('loadExperimentConfig', () => {
     expect(problems[0].message).toBe("unknown backbone type 'vgg-smal' (did you mean 'vgg-small'?)");
   });
 
+  it('takes dataset.workers for any loader and checks its range', () => {
+    expect(loadExperimentConfig(fixture('base.yaml'), { sets: ['dataset.workers=2'] }).config.dataset).toMatchObject({ type: 'shapes', workers: 2 });
+    const problems = problemsOf(() => loadExperimentConfig(fixture('base.yaml'), { sets: ['dataset.workers=-1'] }));
+    expect(problems).toHaveLength(1);
+    expect(problems[0].where).toBe('--set dataset.workers=-1 dataset.workers');
+    expect(problems[0].message).toMatch(/>=\s*0/);
+  });
+
   it('checks a dataset section against its loader and points into the fragment', () => {
     const problems = problemsOf(() => loadExperimentConfig(fixture('base.yaml'), { sets: ['dataset.classes=1'] }));
     expect(problems).toEqual([{ where: '--set dataset.classes=1 dataset.classes', message: 'must be >= 2, got number 1' }]);
