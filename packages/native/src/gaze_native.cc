@@ -22,6 +22,7 @@
 
 #include <dnnl.hpp>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <set>
@@ -649,6 +650,36 @@ napi_value MaxPoolForwardFn(napi_env env, napi_callback_info info) {
   });
 }
 
+// matmul(batchA, batchB, m, k, n, transposeA, transposeB, a, b, out): out[i] = op(a[i]) x op(b[i])
+// over batches (a batch of 1 broadcasts), where op transposes when asked: a is [batchA, m, k]
+// ([batchA, k, m] stored when transposed), b [batchB, k, n] ([batchB, n, k]), out [max batch, m, n].
+napi_value MatMul(napi_env env, napi_callback_info info) {
+  size_t argc = 10;
+  napi_value args[10];
+  napi_get_cb_info(env, info, &argc, args, nullptr, nullptr);
+  int64_t d[5] = {0, 0, 0, 0, 0};
+  bool ta = false, tb = false, ok = argc == 10;
+  for (int i = 0; ok && i < 5; i++) ok = napi_get_value_int64(env, args[i], &d[i]) == napi_ok && d[i] >= 1;
+  ok = ok && napi_get_value_bool(env, args[5], &ta) == napi_ok && napi_get_value_bool(env, args[6], &tb) == napi_ok;
+  const memory::dim ba = d[0], bb = d[1], m = d[2], k = d[3], n = d[4], batch = std::max(ba, bb);
+  ok = ok && (ba == bb || ba == 1 || bb == 1);
+  if (throwIf(env, !ok, "matmul(batchA, batchB, m, k, n, transposeA, transposeB, a, b, out)")) return nullptr;
+  size_t na, nb, no;
+  float *a = floatData(env, args[7], &na), *b = floatData(env, args[8], &nb), *out = floatData(env, args[9], &no);
+  if (throwIf(env, !a || !b || !out || na != size_t(ba * m * k) || nb != size_t(bb * k * n) || no != size_t(batch * m * n),
+              "matmul: a, b and out must be Float32Arrays of batchA*m*k, batchB*k*n and batch*m*n"))
+    return nullptr;
+  return guarded(env, [&] {
+    memory::desc ad({ba, m, k}, dt::f32, ta ? memory::dims{m * k, 1, m} : memory::dims{m * k, k, 1});
+    memory::desc bd({bb, k, n}, dt::f32, tb ? memory::dims{k * n, 1, k} : memory::dims{k * n, n, 1});
+    memory::desc od = plain({batch, m, n});
+    auto &prim = elementwise[dimsKey(ta ? (tb ? "mm-tt" : "mm-tn") : (tb ? "mm-nt" : "mm-nn"), {ba, bb, m, k, n})];
+    if (!prim) prim.reset(new dnnl::matmul(dnnl::matmul::primitive_desc(dnnl::matmul::desc(ad, bd, od), cpu())));
+    prim->execute(stream(), {{DNNL_ARG_SRC, memory(ad, cpu(), a)}, {DNNL_ARG_WEIGHTS, memory(bd, cpu(), b)}, {DNNL_ARG_DST, memory(od, cpu(), out)}});
+    stream().wait();
+  });
+}
+
 napi_value Version(napi_env env, napi_callback_info) {
   const dnnl_version_t *v = dnnl_version();
   std::string s = std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch);
@@ -668,6 +699,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"batchNormInference", nullptr, BatchNormInference, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"reduceSum", nullptr, ReduceSum, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"binary", nullptr, Binary, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"matmul", nullptr, MatMul, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"relu", nullptr, Relu, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"reluBackward", nullptr, ReluBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"maxPoolForward", nullptr, MaxPoolForwardFn, nullptr, nullptr, nullptr, napi_default, nullptr},

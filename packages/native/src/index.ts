@@ -23,6 +23,8 @@ export interface NativeKernels {
   reduceSum(outer: number, reduced: number, inner: number, x: Float32Array, out: Float32Array): void;
   /** out = a (op) b with b broadcast over a (each of bDims equals aDims' or is 1); op 0 add, 1 multiply, 2 subtract, 3 divide, 4 maximum, 5 minimum. False (out untouched) where oneDNN has only its slow reference loop for these shapes. */
   binary(op: number, aDims: Int32Array, bDims: Int32Array, a: Float32Array, b: Float32Array, out: Float32Array): boolean;
+  /** out[i] = op(a[i]) x op(b[i]) over batches (a batch of 1 broadcasts); a is [batchA, m, k] ([batchA, k, m] when transposeA), b [batchB, k, n] ([batchB, n, k] when transposeB). */
+  matmul(batchA: number, batchB: number, m: number, k: number, n: number, transposeA: boolean, transposeB: boolean, a: Float32Array, b: Float32Array, out: Float32Array): void;
   /** out = max(x, 0). */
   relu(x: Float32Array, out: Float32Array): void;
   /** dx = x > 0 ? dy : 0. */

@@ -81,6 +81,35 @@ export function nativeBinary(native: NativeKernels, kernelName: keyof typeof BIN
   };
 }
 
+/** Below this many multiply-adds a matrix product stays on wasm. */
+export const NATIVE_MIN_MATMUL_MACS = 1 << 18;
+
+/** BatchMatMul of float32 [..., m, k] x [..., k, n] whose batch dims are equal or one of them is 1. */
+export function nativeBatchMatMul(native: NativeKernels, fallback: Body): Body {
+  return (args) => {
+    const { a, b } = args.inputs;
+    const backend = args.backend as unknown as WasmLike;
+    const transposeA = Boolean(args.attrs.transposeA);
+    const transposeB = Boolean(args.attrs.transposeB);
+    if (a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length < 2 || b.shape.length < 2) return fallback(args);
+    const [ra, ca] = a.shape.slice(-2);
+    const [rb, cb] = b.shape.slice(-2);
+    const [m, k] = transposeA ? [ca, ra] : [ra, ca];
+    const [kb, n] = transposeB ? [cb, rb] : [rb, cb];
+    const batchA = a.shape.slice(0, -2);
+    const batchB = b.shape.slice(0, -2);
+    const sa = size(batchA);
+    const sb = size(batchB);
+    const sameBatch = batchA.length === batchB.length && batchA.every((d, i) => d === batchB[i]);
+    const broadcast = (sa === 1 && batchA.length <= batchB.length) || (sb === 1 && batchB.length <= batchA.length);
+    if (k !== kb || !(sameBatch || broadcast) || Math.max(sa, sb) * m * n * k < NATIVE_MIN_MATMUL_MACS) return fallback(args);
+    const batchShape = sa >= sb && batchA.length >= batchB.length ? batchA : batchB;
+    const out = backend.makeOutput([...batchShape, m, n], 'float32');
+    native.matmul(sa, sb, m, k, n, transposeA, transposeB, heapFloats(backend, a), heapFloats(backend, b), heapFloats(backend, out));
+    return out;
+  };
+}
+
 /** ReLU forward. */
 export function nativeRelu(native: NativeKernels, fallback: Body): Body {
   return (args) => {

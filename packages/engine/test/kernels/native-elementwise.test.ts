@@ -63,6 +63,18 @@ describe.skipIf(SKIP)('oneDNN reductions, binary ops, ReLU and pooling on wasm',
     expect(error).toBeLessThan(1e-6);
   });
 
+  it.each([
+    ['[256,128] x [128,96]', [256, 128], [128, 96], false, false],
+    ['transposed a', [128, 256], [128, 96], true, false],
+    ['transposed b', [256, 128], [96, 128], false, true],
+    ['both transposed, batched', [4, 128, 64], [4, 96, 128], true, true],
+    ['a batch of 1 broadcast', [1, 64, 128], [6, 128, 80], false, false],
+    ['small (wasm)', [8, 4], [4, 3], false, false],
+  ] as const)('MatMul %s matches the CPU backend', async (_name, sa, sb, ta, tb) => {
+    const [error] = await wasmVsCpu(() => tf.matMul(tensor([...sa], 1), tensor([...sb], 2), ta, tb));
+    expect(error).toBeLessThan(1e-5);
+  });
+
   it('ReLU and its gradient match the CPU backend, zeros included', async () => {
     const compute = () => {
       // A third of the inputs exactly 0, where the gradient is 0 on both backends.
