@@ -1,4 +1,5 @@
 export type { Classifier, ForwardOptions } from './classifier.js';
+export { headFactory, headTypes, registerHead, type Head, type HeadContext, type HeadFactory, type MapExplainer } from './head.js';
 export * from './backbones/index.js';
 export {
   TrainConfig,

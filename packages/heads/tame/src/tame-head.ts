@@ -1,0 +1,146 @@
+import type { Batch } from '@gaze/data';
+import { GazeError, loadWeightMap, normalizePerSample, resize, saveWeightMap, tf } from '@gaze/engine';
+import type { Classifier, Head, HeadContext, MapExplainer } from '@gaze/models';
+import { TameAttention, type BranchInput } from './attention.js';
+import { MAX_MAP_SIDE, type TameConfig } from './config.js';
+import { tameLoss } from './loss.js';
+
+const FORMAT = 'gaze-head-tame';
+
+/**
+ * The taps TAME attends over: the configured ones, else the classifier's last three block
+ * outputs (shallowest first; taps named `*.conv`, a block's pre-pool conv, are left out), as the
+ * reference taps VGG-16's pool3/4/5 and ResNet-50's layer2/3/4.
+ */
+export function tameTaps(classifier: Classifier, config: Pick<TameConfig, 'taps'>, where: string): string[] {
+  const taps = config.taps ?? classifier.taps.filter((t) => !t.endsWith('.conv')).slice(-3);
+  for (const [i, tap] of taps.entries()) {
+    if (!classifier.taps.includes(tap)) {
+      throw new GazeError(`tap '${tap}' is not one of the ${classifier.type} classifier's taps`, { where: `${where}.taps.${i}`, hint: `use some of: ${classifier.taps.join(', ')}` });
+    }
+  }
+  return taps;
+}
+
+/** The feature shapes of `taps` for one image of the classifier's input size. */
+function branchInputs(classifier: Classifier, taps: string[]): BranchInput[] {
+  return tf.tidy(() => {
+    const features = classifier.features(tf.zeros([1, ...classifier.inputShape]) as tf.Tensor4D, taps);
+    return taps.map((tap) => ({ tap, shape: features[tap].shape.slice(1) as [number, number, number] }));
+  });
+}
+
+/**
+ * TAME on a frozen classifier: trains the attention so that the image masked by the target
+ * class's map keeps that class (cross-entropy) with small (area) and smooth (TV) maps. Masking is
+ * in pixel space, before the classifier's normalisation, as in the reference. The classifier runs
+ * in inference mode throughout (its batch norms use their moving statistics and are not updated;
+ * the reference left a frozen ResNet-50 in train mode).
+ */
+export class TameHead implements Head {
+  readonly type = 'tame';
+  readonly taps: string[];
+  readonly attention: TameAttention;
+  private readonly optimizer: tf.MomentumOptimizer;
+
+  constructor(
+    readonly classifier: Classifier,
+    readonly config: TameConfig,
+    context: HeadContext,
+  ) {
+    this.taps = tameTaps(classifier, config, context.where);
+    const inputs = branchInputs(classifier, this.taps);
+    const side = Math.min(inputs[0].shape[0], MAX_MAP_SIDE);
+    this.attention = new TameAttention(inputs, classifier.numClasses, config.variant, side, context.seed);
+    this.optimizer = tf.train.momentum(config.train.lr, config.train.momentum, true);
+  }
+
+  get trainableWeights(): tf.Variable[] {
+    return this.attention.trainableWeights;
+  }
+
+  /** Pre-sigmoid maps [B,S,S,K] for images x. */
+  maps(x: tf.Tensor4D): tf.Tensor4D {
+    return tf.tidy(() => {
+      const features = this.classifier.features(x, this.taps);
+      return this.attention.apply(this.taps.map((t) => features[t]), false);
+    });
+  }
+
+  async trainStep(batch: Batch, options: { lr: number }): Promise<Record<string, number>> {
+    const { images: x, labels } = batch;
+    const [h, w] = this.classifier.inputShape;
+    const coefficients = this.config.loss;
+    const parts: tf.Scalar[] = [];
+    tf.tidy(() => {
+      // The frozen classifier's features and prediction: constants for the head's gradient.
+      const { logits, features } = this.classifier.forward(x, this.taps);
+      const target = (this.config.target === 'label' ? tf.cast(labels, 'int32') : tf.argMax(logits, 1)) as tf.Tensor1D;
+      const taps = this.taps.map((t) => features[t]);
+      const { value, grads } = tf.variableGrads(() => {
+        const masks = TameAttention.select(tf.sigmoid(this.attention.apply(taps, true)), target);
+        const masked = tf.mul(x, resize(masks, [h, w]).expandDims(3)) as tf.Tensor4D;
+        const loss = tameLoss(masks, this.classifier.logits(masked), target, coefficients);
+        parts.push(...[loss.ce, loss.area, loss.tv].map((p) => tf.keep(p.clone())));
+        return loss.total;
+      }, this.trainableWeights);
+      if (!Number.isFinite(value.dataSync()[0])) {
+        throw new GazeError(`the TAME loss became ${value.dataSync()[0]}`, { hint: 'lower heads.<i>.train.lr (the one-cycle maximum), or check the classifier for NaN weights' });
+      }
+      parts.unshift(tf.keep(value));
+      // The reference's two parameter groups: weights with coupled weight decay, biases at twice the rate without.
+      const decay = this.config.train.weightDecay;
+      const adjusted = Object.fromEntries(
+        this.trainableWeights.map((v) => {
+          const g = grads[v.name];
+          return [v.name, this.attention.isBias(v) ? tf.mul(g, 2) : decay > 0 ? tf.add(g, tf.mul(v, decay)) : g];
+        }),
+      );
+      this.optimizer.setLearningRate(options.lr);
+      this.optimizer.applyGradients(adjusted);
+    });
+    const [loss, ce, area, tv] = parts.map((p) => p.dataSync()[0]);
+    tf.dispose(parts);
+    return { loss, ce, area, tv };
+  }
+
+  explainer(name: string): MapExplainer {
+    const [h, w] = this.classifier.inputShape;
+    return {
+      name,
+      // The target class's pre-sigmoid map, min-max normalised per image, upsampled (the reference's inference).
+      explain: async (x, target) => tf.tidy(() => resize(normalizePerSample(TameAttention.select(this.maps(x), target)), [h, w])),
+    };
+  }
+
+  async save(dir: string): Promise<void> {
+    await saveWeightMap(dir, this.attention.namedWeights(), { format: FORMAT, variant: this.config.variant, taps: this.taps, numClasses: this.classifier.numClasses });
+  }
+
+  async load(dir: string): Promise<void> {
+    const { weights, metadata } = await loadWeightMap(dir);
+    try {
+      const same = metadata.format === FORMAT && metadata.variant === this.config.variant && JSON.stringify(metadata.taps) === JSON.stringify(this.taps);
+      if (!same) {
+        throw new GazeError(`${dir} holds a ${String(metadata.format)} (${String(metadata.variant)}, taps ${JSON.stringify(metadata.taps)}), not this TAME head (${this.config.variant}, taps ${JSON.stringify(this.taps)})`, {
+          where: dir,
+          hint: 'load it with the config it was trained with, or retrain the head',
+        });
+      }
+      for (const [name, variable] of Object.entries(this.attention.namedWeights())) {
+        const saved = weights[name];
+        if (!saved || saved.shape.join() !== variable.shape.join()) throw new GazeError(`${dir} has no ${name} of shape [${variable.shape}]`, { where: dir });
+        variable.assign(saved);
+      }
+    } finally {
+      tf.dispose(Object.values(weights));
+    }
+  }
+
+  dispose(): void {
+    this.attention.dispose();
+    this.optimizer.dispose();
+    // MomentumOptimizer.dispose() forgets SGDOptimizer's learning-rate scalar.
+    tf.dispose((this.optimizer as unknown as { c?: tf.Tensor }).c);
+  }
+}

@@ -1,0 +1,71 @@
+import type { Batch } from '@gaze/data';
+import { GazeError, didYouMean, type tf } from '@gaze/engine';
+import type { z } from 'zod';
+import type { Classifier } from './classifier.js';
+
+/**
+ * A trainable attention head (TAME, EAT, ...): a module on a classifier's feature taps, trained
+ * with its own objective while the backbone stays frozen (or jointly, where the method says so),
+ * whose maps enter the same explainer/evaluation table as the post-hoc methods. Each head is a
+ * package under packages/heads/<type> that registers its factory when imported.
+ */
+
+/** What a head's explainer answers: the same shape as @gaze/explainers' `Explainer`. */
+export interface MapExplainer {
+  name: string;
+  /** x: [B,H,W,C] in [0,1], target: [B] int32 -> [B,H,W] maps in [0,1]. */
+  explain(x: tf.Tensor4D, target: tf.Tensor1D): Promise<tf.Tensor3D>;
+  dispose?(): void;
+}
+
+export interface Head {
+  readonly type: string;
+  /** The variables the head trains. */
+  readonly trainableWeights: tf.Variable[];
+  /** One optimizer step on a batch at learning rate `lr`; returns its losses (the total as `loss`). */
+  trainStep(batch: Batch, options: { lr: number }): Promise<Record<string, number>>;
+  /** Its maps as an explainer named `name`. */
+  explainer(name: string): MapExplainer;
+  /** Writes the head's weights (and optimizer state) to `dir`, atomically. */
+  save(dir: string): Promise<void>;
+  /** Restores what `save` wrote; a mismatch (another head, other taps) is a GazeError. */
+  load(dir: string): Promise<void>;
+  dispose(): void;
+}
+
+export interface HeadContext {
+  /** The run seed: initial weights derive from it. */
+  seed: number;
+  /** Config key path for errors, e.g. `heads.0`. */
+  where: string;
+}
+
+export interface HeadFactory<C = unknown> {
+  type: string;
+  describe: string;
+  /** The entry's own keys (without `type` and `name`). */
+  configSchema: z.ZodType<C>;
+  create(classifier: Classifier, config: C, context: HeadContext): Head;
+}
+
+const factories = new Map<string, HeadFactory<never>>();
+
+/** Adds a head under its `type:`; a head package calls this when imported. */
+export function registerHead<C>(factory: HeadFactory<C>): void {
+  factories.set(factory.type, factory as HeadFactory<never>);
+}
+
+export function headTypes(): string[] {
+  return [...factories.keys()].sort();
+}
+
+export function headFactory(type: string): HeadFactory<unknown> {
+  const factory = factories.get(type);
+  if (!factory) {
+    const guess = didYouMean(type, headTypes());
+    throw new GazeError(`unknown head type '${type}'${guess ? ` (did you mean '${guess}'?)` : ''}`, {
+      hint: headTypes().length ? `use one of: ${headTypes().join(', ')}` : `no head package is loaded: heads live in packages/heads/<type> as @gaze/head-<type>`,
+    });
+  }
+  return factory as HeadFactory<unknown>;
+}
