@@ -5,6 +5,7 @@ import { createDataset, disposeBatch, type Batch } from '@gaze/data';
 import { GazeError, initBackend, tf } from '@gaze/engine';
 import { createClassifier, headFactory, type Classifier } from '@gaze/models';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { z } from 'zod';
 import { TameConfig, TameHead } from '../src/index.js';
 
 // A TAME head on small untrained classifiers over 16x16 shapes: branch and map shapes per
@@ -27,7 +28,7 @@ afterAll(() => {
   for (const c of Object.values(classifiers)) c.dispose();
 });
 
-const head = (classifier: Classifier, config: Partial<TameConfig> = {}) => new TameHead(classifier, TameConfig.parse(config), { seed: 1, where: 'heads.0' });
+const head = (classifier: Classifier, config: z.input<typeof TameConfig> = {}) => new TameHead(classifier, TameConfig.parse(config), { seed: 1, where: 'heads.0' });
 
 describe('TameHead', () => {
   it.each([
@@ -40,7 +41,7 @@ describe('TameHead', () => {
     const maps = h.maps(batch.images);
     expect(maps.shape).toEqual([8, side, side, 3]);
     // Branch convs C->C (+bias), batch norm gamma/beta per branch, fusion sum(C)->K (+bias).
-    const channels = shapes.map((s) => s[2]);
+    const channels: number[] = shapes.map((s) => s[2]);
     const expected = channels.reduce((n, c) => n + c * c + c + 2 * c, 0) + channels.reduce((a, b) => a + b) * 3 + 3;
     expect(h.trainableWeights.reduce((n, v) => n + v.size, 0)).toBe(expected);
     maps.dispose();
