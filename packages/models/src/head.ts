@@ -22,6 +22,8 @@ export interface Head {
   readonly type: string;
   /** The variables the head trains. */
   readonly trainableWeights: tf.Variable[];
+  /** How `trainHead` trains it: epochs, batch size and the one-cycle maximum learning rate. */
+  readonly schedule: { epochs: number; batchSize: number; lr: number };
   /** One optimizer step on a batch at learning rate `lr`; returns its losses (the total as `loss`). */
   trainStep(batch: Batch, options: { lr: number }): Promise<Record<string, number>>;
   /** Its maps as an explainer named `name`. */

@@ -3,6 +3,7 @@ export { composeConfig, parseSet, resolveFragment, setPath, type ComposedConfig 
 export { ExperimentConfigShape, ExperimentSection, ComponentEntry, SweepSection, AblationVariant, SECTION_NAMES, type ExperimentConfig } from './config/schema.js';
 export { loadExperimentConfig, resolvedYaml, validateConfigValue, type LoadedConfig } from './config/load-config.js';
 export { gridPoints, planRuns, type PlannedRun } from './config/sweep.js';
+export { headPackage, importHeads, loadExperimentConfigWithHeads } from './heads.js';
 export { componentTypes, registerComponentSource, type ComponentSection, type ComponentType } from './components.js';
 export { runExperiment, configHash, type ExperimentOutcome, type RunOptions, type RunOutcome, type RunnerEvent } from './run/run-experiment.js';
 export { writeExperimentSummary } from './run/aggregate.js';

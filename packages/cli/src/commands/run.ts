@@ -1,4 +1,4 @@
-import { loadExperimentConfig, runExperiment } from '@gaze/runner';
+import { loadExperimentConfigWithHeads, runExperiment } from '@gaze/runner';
 import type { Argv, CommandModule } from 'yargs';
 import { CommandExit, type CliIO, type GlobalOptions } from '../cli.js';
 import { progressReporter } from '../progress.js';
@@ -19,7 +19,7 @@ export function runCommand(io: CliIO): CommandModule<GlobalOptions, RunArgs> {
         .option('set', { type: 'string', array: true, default: [], describe: 'override a key: path=value (repeatable), e.g. train.epochs=5' })
         .option('resume', { type: 'boolean', default: false, describe: 'continue the newest unfinished launch of this config from its last checkpoint' }) as Argv<RunArgs>,
     handler: async (argv) => {
-      const loaded = loadExperimentConfig(argv.config, { sets: argv.set });
+      const loaded = await loadExperimentConfigWithHeads(argv.config, { sets: argv.set });
       const controller = new AbortController();
       let interrupts = 0;
       const onSigint = () => {

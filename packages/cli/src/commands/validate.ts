@@ -1,4 +1,4 @@
-import { loadExperimentConfig, planRuns } from '@gaze/runner';
+import { loadExperimentConfigWithHeads, planRuns } from '@gaze/runner';
 import type { Argv, CommandModule } from 'yargs';
 import type { CliIO, GlobalOptions } from '../cli.js';
 
@@ -16,7 +16,7 @@ export function validateCommand(io: CliIO): CommandModule<GlobalOptions, Validat
         .positional('config', { type: 'string', demandOption: true, describe: 'experiment YAML' })
         .option('set', { type: 'string', array: true, default: [], describe: 'override a key: path=value (repeatable)' }) as Argv<ValidateArgs>,
     handler: (argv) => {
-      const loaded = loadExperimentConfig(argv.config, { sets: argv.set });
+      const loaded = await loadExperimentConfigWithHeads(argv.config, { sets: argv.set });
       const runs = planRuns(loaded);
       const { config } = loaded;
       const train = config.train ? `train ${config.train.epochs} epochs (${config.train.optimizer}, lr ${config.train.lr}, batch ${config.train.batchSize})` : 'no training';

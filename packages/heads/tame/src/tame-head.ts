@@ -59,6 +59,11 @@ export class TameHead implements Head {
     return this.attention.trainableWeights;
   }
 
+  get schedule(): { epochs: number; batchSize: number; lr: number } {
+    const { epochs, batchSize, lr } = this.config.train;
+    return { epochs, batchSize, lr };
+  }
+
   /** Pre-sigmoid maps [B,S,S,K] for images x. */
   maps(x: tf.Tensor4D): tf.Tensor4D {
     return tf.tidy(() => {
@@ -113,8 +118,15 @@ export class TameHead implements Head {
     };
   }
 
+  /** The head's variables and its optimizer's momentum slots (by position: tfjs keeps them in the order the gradients come, always trainableWeights' order). */
   async save(dir: string): Promise<void> {
-    await saveWeightMap(dir, this.attention.namedWeights(), { format: FORMAT, variant: this.config.variant, taps: this.taps, numClasses: this.classifier.numClasses });
+    const [iterations, ...slots] = await this.optimizer.getWeights();
+    const optimizer = Object.fromEntries([['optimizer/iterations', iterations.tensor], ...slots.map((s, i) => [`optimizer/${i}`, s.tensor])]);
+    try {
+      await saveWeightMap(dir, { ...this.attention.namedWeights(), ...optimizer }, { format: FORMAT, variant: this.config.variant, taps: this.taps, numClasses: this.classifier.numClasses, slots: slots.length });
+    } finally {
+      iterations.tensor.dispose(); // getWeights makes a fresh iterations scalar; the slots are the optimizer's own
+    }
   }
 
   async load(dir: string): Promise<void> {
@@ -131,6 +143,14 @@ export class TameHead implements Head {
         const saved = weights[name];
         if (!saved || saved.shape.join() !== variable.shape.join()) throw new GazeError(`${dir} has no ${name} of shape [${variable.shape}]`, { where: dir });
         variable.assign(saved);
+      }
+      const slots = Number(metadata.slots ?? 0);
+      if (slots > 0) {
+        const names = this.trainableWeights.map((v) => v.name);
+        await this.optimizer.setWeights([
+          { name: 'iter', tensor: weights['optimizer/iterations'] },
+          ...Array.from({ length: slots }, (_, i) => ({ name: `${names[i]}/momentum`, tensor: weights[`optimizer/${i}`] })),
+        ]);
       }
     } finally {
       tf.dispose(Object.values(weights));

@@ -77,7 +77,7 @@ describe('TameHead', () => {
     h.dispose();
   });
 
-  it('saves and loads: the same maps; another variant is refused', async () => {
+  it('saves and loads: the same maps and optimizer state; another variant is refused', async () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'gaze-tame-')), 'head');
     const a = head(classifiers.vgg);
     await a.trainStep(batch, { lr: 0.05 });
@@ -86,6 +86,10 @@ describe('TameHead', () => {
     await b.load(dir);
     const [ma, mb] = [a.maps(batch.images), b.maps(batch.images)];
     expect(Array.from(mb.dataSync())).toEqual(Array.from(ma.dataSync()));
+    // The optimizer's momentum came along: one more step keeps the two identical.
+    await a.trainStep(batch, { lr: 0.05 });
+    await b.trainStep(batch, { lr: 0.05 });
+    a.trainableWeights.forEach((w, i) => expect(Array.from(b.trainableWeights[i].dataSync())).toEqual(Array.from(w.dataSync())));
     const other = head(classifiers.vgg, { variant: 'no-skip' });
     const error = (await other.load(dir).catch((e: unknown) => e)) as GazeError;
     expect(error).toBeInstanceOf(GazeError);

@@ -5,3 +5,4 @@ export { ADAM_BETA1, ADAM_BETA2, ADAM_EPSILON, applyWeightDecay, decayedVariable
 export { restoreCheckpoint, readTrainingState, LAST_DIR, BEST_DIR, type EpochRecord, type TrainingState } from './checkpoint.js';
 export { evaluateClassifier } from './evaluate.js';
 export { trainClassifier, type TrainEvent, type TrainOptions, type TrainResult } from './train-classifier.js';
+export { trainHead, type HeadEpochRecord, type HeadTrainEvent, type HeadTrainOptions } from './train-head.js';

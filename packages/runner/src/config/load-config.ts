@@ -58,7 +58,12 @@ function checkTyped(entry: Record<string, unknown>, path: (string | number)[], s
     problems.push({
       where: `${locate([...path, 'type'], 'value')} ${[...path, 'type'].join('.')}`,
       message: `unknown ${section.noun} type '${type}'${guess ? ` (did you mean '${guess}'?)` : ''}`,
-      hint: types.length ? `use one of: ${types.join(', ')}` : `this version of Gaze has no ${section.noun} types yet`,
+      hint:
+        section.noun === 'head'
+          ? `heads are packages: no @gaze/head-${type} (packages/heads/${type}) was found${types.length ? `; loaded: ${types.join(', ')}` : ''}`
+          : types.length
+            ? `use one of: ${types.join(', ')}`
+            : `this version of Gaze has no ${section.noun} types yet`,
     });
     return entry;
   }

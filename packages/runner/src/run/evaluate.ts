@@ -1,6 +1,6 @@
 import { disposeBatch, sliceBatch, type Dataset } from '@gaze/data';
 import { tf } from '@gaze/engine';
-import { createExplainer, type Explainer } from '@gaze/explainers';
+import type { Explainer } from '@gaze/explainers';
 import { createEvaluator, summaryCi, type Evaluator, type ImageScore, type MetricCurve, type TargetKind } from '@gaze/metrics';
 import type { Classifier } from '@gaze/models';
 import { formatCsv, methodCurvesSpec, type MetricRow, type ReportChart } from '@gaze/report';
@@ -36,15 +36,22 @@ export interface EvaluationProgress {
  * evaluators ask for (the prediction or the label) and shared by them. Mean metrics get
  * bootstrap CIs over images.
  */
+/** An explanation method of a run: a config explainer, or a trained head's. */
+export interface MethodSource {
+  name: string;
+  create(): Explainer;
+}
+
 export async function evaluateExplainers(
   classifier: Classifier,
   dataset: Dataset,
   config: ExperimentConfig,
+  methods: MethodSource[],
   seed: number,
   hooks: { log: (line: string) => void; progress?: (p: EvaluationProgress) => void },
 ): Promise<EvaluationOutcome> {
   const outcome: EvaluationOutcome = { metrics: [], perImage: [], curves: [] };
-  if (config.explainers.length === 0 || config.evaluation.length === 0) return outcome;
+  if (methods.length === 0 || config.evaluation.length === 0) return outcome;
   const settings = config.evaluationSet;
   const split = dataset.split(settings.split);
   const total = Math.min(settings.images, split.size);
@@ -54,8 +61,8 @@ export async function evaluateExplainers(
     evaluator: createEvaluator(entry, { where: `evaluation.${i}`, seed }),
   }));
   try {
-    for (const [e, entry] of config.explainers.entries()) {
-      const explainer: Explainer = createExplainer(entry, { classifier, seed, where: `explainers.${e}` });
+    for (const method of methods) {
+      const explainer: Explainer = method.create();
       const rows = new Map<string, ImageScore[]>(evaluators.map((v) => [v.name, []]));
       const start = performance.now();
       try {

@@ -1,7 +1,7 @@
 import type { Dataset } from '@gaze/data';
 import { disposeBatch } from '@gaze/data';
 import { tf } from '@gaze/engine';
-import { createExplainer } from '@gaze/explainers';
+import type { MethodSource } from './evaluate.js';
 import type { Classifier } from '@gaze/models';
 import type { GalleryInput } from '@gaze/report';
 import type { ExperimentConfig } from '../config/schema.js';
@@ -14,10 +14,10 @@ export async function explainGallery(
   classifier: Classifier,
   dataset: Dataset,
   config: ExperimentConfig,
-  seed: number,
+  methods: MethodSource[],
   log: (line: string) => void,
 ): Promise<GalleryInput | undefined> {
-  if (config.explainers.length === 0 || config.gallery.images === 0) return undefined;
+  if (methods.length === 0 || config.gallery.images === 0) return undefined;
   const split = dataset.split(config.gallery.split);
   const iterator = split.batches({ batchSize: config.gallery.images, shuffle: false, augment: false })[Symbol.asyncIterator]();
   const first = await iterator.next();
@@ -39,8 +39,8 @@ export async function explainGallery(
       caption: `${names[targets[b]]}${predictions[b] === labels[b] ? '' : ` (is ${names[labels[b]]})`}`,
     }));
     const rows: GalleryInput['rows'] = [];
-    for (const [i, entry] of config.explainers.entries()) {
-      const explainer = createExplainer(entry, { classifier, seed, where: `explainers.${i}` });
+    for (const method of methods) {
+      const explainer = method.create();
       const start = performance.now();
       const maps = await explainer.explain(batch.images, target);
       const seconds = (performance.now() - start) / 1000;

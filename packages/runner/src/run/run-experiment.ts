@@ -3,7 +3,7 @@ import { appendFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createDataset, type Dataset } from '@gaze/data';
 import { GazeError, didYouMean, initBackend, isGazeError, resolveBackendRequest, seed as seedRun, writeFileAtomic, type BackendReport, type BackendRequest, type RequestSource } from '@gaze/engine';
-import { createClassifier, evaluateClassifier, restoreCheckpoint, trainClassifier, type Classifier, type EpochRecord, type TrainEvent } from '@gaze/models';
+import { createClassifier, evaluateClassifier, headFactory, restoreCheckpoint, trainClassifier, trainHead, type Classifier, type EpochRecord, type Head, type TrainEvent } from '@gaze/models';
 import { createExplainer } from '@gaze/explainers';
 import { createEvaluator } from '@gaze/metrics';
 import { readMetricsCsv, writeRunReport, type MetricRow } from '@gaze/report';
@@ -13,7 +13,7 @@ import { planRuns, type PlannedRun } from '../config/sweep.js';
 import { writeExperimentSummary } from './aggregate.js';
 import { describeEnvironment } from './environment.js';
 import { explainGallery } from './gallery.js';
-import { curveCharts, evaluateExplainers, perImageCsv, type EvaluationProgress } from './evaluate.js';
+import { curveCharts, evaluateExplainers, perImageCsv, type EvaluationProgress, type MethodSource } from './evaluate.js';
 import { runUnitAblation } from './unit-ablation.js';
 import { ensureDir, freshSweepId, listRuns, pointLatest, readRunRecord, writeRunRecord, type RunRecord } from './run-dir.js';
 
@@ -164,6 +164,7 @@ async function runOne(loaded: LoadedConfig, planned: PlannedRun, ctx: RunContext
 
   let classifier: Classifier | undefined;
   let dataset: Dataset | undefined;
+  const heads: { name: string; head: Head }[] = [];
   try {
     seedRun(planned.seed);
     dataset = await createDataset(config.dataset, { seed: planned.seed, baseDir: loaded.baseDir, log: say, where: 'dataset' });
@@ -205,8 +206,49 @@ async function runOne(loaded: LoadedConfig, planned: PlannedRun, ctx: RunContext
     await writeFileAtomic(join(runDir, 'history.json'), JSON.stringify(history, null, 2) + '\n');
     const metrics = await classifierMetrics(classifier, dataset, config, valAccuracy);
     for (const row of metrics) log({ type: 'metric', ...row });
-    const gallery = await explainGallery(classifier, dataset, config, planned.seed, say);
-    const evaluation = await evaluateExplainers(classifier, dataset, config, planned.seed, {
+
+    // Heads train on the (frozen, best) classifier; their explainers join the config's.
+    const trainedClassifier = classifier;
+    for (const [i, entry] of config.heads.entries()) {
+      const { type, name: given, ...keys } = entry;
+      const name = given ?? type;
+      const head = headFactory(type).create(trainedClassifier, keys, { seed: planned.seed, where: `heads.${i}` });
+      heads.push({ name, head });
+      const started = performance.now();
+      const trained = await trainHead(head, dataset, {
+        name,
+        seed: planned.seed,
+        checkpointDir: join(runDir, 'checkpoints', 'heads', name),
+        resume: ctx.resume,
+        signal: ctx.options.signal,
+        onEvent: (event) => {
+          if (event.type === 'epoch') {
+            const losses = Object.entries(event.record.losses).map(([k, v]) => `${k} ${v.toFixed(4)}`).join('  ');
+            say(`head ${name}: epoch ${event.record.epoch}/${head.schedule.epochs}  ${losses}  lr ${event.record.lr.toExponential(2)}  ${event.record.seconds.toFixed(1)}s`);
+          } else if (event.type === 'step' && (event.step === event.steps || event.step % 50 === 0)) {
+            log({ type: 'head-step', head: name, epoch: event.epoch, step: event.step, steps: event.steps, ...event.losses, lr: event.lr });
+          } else if (event.type === 'start') {
+            say(`head ${name}: training ${event.epochs} epoch(s) of ${event.stepsPerEpoch} steps${event.firstEpoch > 1 ? `, from epoch ${event.firstEpoch}` : ''}`);
+          }
+        },
+      });
+      if (trained.status === 'interrupted') {
+        record.status = 'interrupted';
+        await writeRunRecord(runDir, record);
+        log({ type: 'interrupted', head: name, epochsDone: trained.history.length });
+        ctx.emit({ type: 'run-end', runId, runDir, status: 'interrupted', metrics: [] });
+        return { runId, runDir, status: 'interrupted', metrics: [] };
+      }
+      const first = trained.history[0]?.losses.loss;
+      const last = trained.history.at(-1)?.losses.loss;
+      notes.push(`head ${name}: ${trained.history.length} epochs in ${((performance.now() - started) / 1000).toFixed(0)} s, loss ${first?.toFixed(4)} -> ${last?.toFixed(4)}`);
+    }
+    const methods: MethodSource[] = [
+      ...config.explainers.map((entry, i) => ({ name: entry.name ?? entry.type, create: () => createExplainer(entry, { classifier: trainedClassifier, seed: planned.seed, where: `explainers.${i}` }) })),
+      ...heads.map(({ name, head }) => ({ name, create: () => head.explainer(name) })),
+    ];
+    const gallery = await explainGallery(classifier, dataset, config, methods, say);
+    const evaluation = await evaluateExplainers(classifier, dataset, config, methods, planned.seed, {
       log: say,
       progress: (p) => ctx.emit({ type: 'evaluate', ...p }),
     });
@@ -246,6 +288,7 @@ async function runOne(loaded: LoadedConfig, planned: PlannedRun, ctx: RunContext
     log({ type: 'failed', error: record.error });
     throw error;
   } finally {
+    for (const { head } of heads) head.dispose();
     classifier?.dispose();
     await dataset?.close?.();
   }
@@ -257,6 +300,7 @@ async function runOne(loaded: LoadedConfig, planned: PlannedRun, ctx: RunContext
  */
 function checkComponents(classifier: Classifier, config: ExperimentConfig, seed: number): void {
   config.explainers.forEach((entry, i) => createExplainer(entry, { classifier, seed, where: `explainers.${i}` }).dispose?.());
+  config.heads.forEach(({ type, name: _name, ...keys }, i) => headFactory(type).create(classifier, keys, { seed, where: `heads.${i}` }).dispose());
   config.evaluation.forEach((entry, i) => createEvaluator(entry, { where: `evaluation.${i}`, seed }).dispose?.());
   const tap = config.unitAblation?.tap;
   if (tap !== undefined && !classifier.taps.includes(tap)) {

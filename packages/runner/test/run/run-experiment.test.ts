@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { initBackend, tf } from '@gaze/engine';
 import { parseCsv, readMetricsCsv } from '@gaze/report';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listRuns, loadExperimentConfig, runExperiment, type RunnerEvent } from '../../src/index.js';
+import { ConfigError, listRuns, loadExperimentConfig, loadExperimentConfigWithHeads, runExperiment, type RunnerEvent } from '../../src/index.js';
 
 const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
 
@@ -143,6 +143,35 @@ gallery: {images: 3}`;
     const maxDrop = metrics.find((m) => m.metric === 'unit_ablation_max_drop/block2')!;
     expect(maxDrop.value).toBeCloseTo(Math.max(...units.map((r) => Number(r[5]))), 12);
     expect(readdirSync(join(runDir, 'charts'))).toContain('unit-ablation.svg');
+  });
+
+  it('trains a head named in heads: and scores its maps beside the explainers', async () => {
+    const out = outRoot();
+    const extra = `heads: [{type: tame, train: {epochs: 2, batchSize: 16, lr: 0.01}}]
+explainers: [{type: gradcam}]
+evaluation: [{type: pointing-game}, {type: ad-ic}]
+evaluationSet: {images: 8, batchSize: 8, bootstrap: 50}
+gallery: {images: 2}`;
+    const before = tf.memory().numTensors;
+    const outcome = await runExperiment(await loadExperimentConfigWithHeads(tinyConfig(out, extra)));
+    expect(tf.memory().numTensors).toBe(before);
+    const { runDir } = outcome.runs[0];
+    const metrics = readMetricsCsv(join(runDir, 'metrics.csv'));
+    for (const method of ['tame', 'gradcam']) {
+      for (const metric of ['pointing_game', 'ad_15', 'ic_15']) expect(metrics.find((m) => m.method === method && m.metric === metric), `${method} ${metric}`).toBeDefined();
+    }
+    const state = JSON.parse(readFileSync(join(runDir, 'checkpoints', 'heads', 'tame', 'last', 'state.json'), 'utf8'));
+    expect(state.epoch).toBe(2);
+    expect(state.history.map((h: { losses: { loss: number } }) => Number.isFinite(h.losses.loss))).toEqual([true, true]);
+    expect(readFileSync(join(runDir, 'report.md'), 'utf8')).toMatch(/head tame: 2 epochs in \d+ s, loss /);
+  });
+
+  it('says which head type is unknown, where', async () => {
+    const error = (await loadExperimentConfigWithHeads(tinyConfig(outRoot(), 'heads: [{type: tamee}]')).catch((e: unknown) => e)) as ConfigError;
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error.problems[0].where).toMatch(/tiny\.yaml:5:16 heads\.0\.type$/);
+    expect(error.problems[0].message).toBe("unknown head type 'tamee' (did you mean 'tame'?)");
+    expect(error.problems[0].hint).toContain('no @gaze/head-tamee (packages/heads/tamee)');
   });
 
   it('checks explainer taps and the unit-ablation tap before training', async () => {
