@@ -15,7 +15,7 @@ export function validateCommand(io: CliIO): CommandModule<GlobalOptions, Validat
       y
         .positional('config', { type: 'string', demandOption: true, describe: 'experiment YAML' })
         .option('set', { type: 'string', array: true, default: [], describe: 'override a key: path=value (repeatable)' }) as Argv<ValidateArgs>,
-    handler: (argv) => {
+    handler: async (argv) => {
       const loaded = await loadExperimentConfigWithHeads(argv.config, { sets: argv.set });
       const runs = planRuns(loaded);
       const { config } = loaded;
