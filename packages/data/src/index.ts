@@ -2,7 +2,7 @@ export type { Batch, BatchOptions, Box, Dataset, DatasetInfo, Item, Split, Split
 export { SPLIT_NAMES, disposeBatch, sliceBatch } from './types.js';
 export { boxArea, boxOfMask, boxesOverlap, clipBox } from './box.js';
 export { makeSplit, UnreadableItemError, type ItemSource, type Pipeline } from './split.js';
-export { TransformSpec, buildTransform, colorJitter, transformedShape, type Transform } from './transforms/transforms.js';
+export { TransformSpec, buildTransform, colorJitter, randomErase, transformedShape, type Transform } from './transforms/transforms.js';
 export { cropItem, flipItem, resizeItem } from './transforms/item-geometry.js';
 export {
   commonDatasetKeys,

@@ -13,6 +13,16 @@ export const TransformSpec = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('random-crop'), size: Size, padding: z.int().nonnegative().default(0) }),
   z.strictObject({ type: z.literal('hflip'), p: z.number().min(0).max(1).default(0.5) }),
   z.strictObject({ type: z.literal('color-jitter'), brightness: Factor, contrast: Factor, saturation: Factor }),
+  z.strictObject({
+    type: z.literal('random-erase'),
+    p: z.number().min(0).max(1).default(0.5),
+    /** The erased area as a fraction of the image, [min, max]. */
+    scale: z.tuple([z.number().gt(0).max(1), z.number().gt(0).max(1)]).default([0.02, 0.33]),
+    /** Its aspect ratio (height / width), [min, max]. */
+    ratio: z.tuple([z.number().positive(), z.number().positive()]).default([0.3, 3.3]),
+    /** The value written into the rectangle (0: black, what masking-based explainers remove pixels to). */
+    value: z.number().min(0).max(1).default(0),
+  }),
 ]);
 export type TransformSpec = z.infer<typeof TransformSpec>;
 
@@ -72,7 +82,33 @@ export function buildTransform(spec: TransformSpec, where: string): Transform {
       return (item, rng) => (rng.next() < spec.p ? flipItem(item) : item);
     case 'color-jitter':
       return (item, rng) => colorJitter(item, rng, spec.brightness, spec.contrast, spec.saturation);
+    case 'random-erase':
+      return (item, rng) => (rng.next() < spec.p ? randomErase(item, rng, spec.scale, spec.ratio, spec.value) : item);
   }
+}
+
+/**
+ * Random erasing (Zhong et al., AAAI 2020; torchvision's RandomErasing): a rectangle of area
+ * uniform in `scale` x the image and aspect ratio log-uniform in `ratio`, at a uniform position,
+ * set to `value`; up to 10 draws to find one that fits, else the item unchanged. Masks and boxes
+ * stay: the object is still there, only hidden. Training a classifier with it (value 0) teaches
+ * it that black patches are not evidence, which masking explainers such as TAME rely on.
+ */
+export function randomErase(item: Item, rng: Rng, scale: [number, number], ratio: [number, number], value: number): Item {
+  const { height: H, width: W, channels: C } = item;
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const area = rng.uniform(Math.min(...scale), Math.max(...scale)) * H * W;
+    const aspect = Math.exp(rng.uniform(Math.log(Math.min(...ratio)), Math.log(Math.max(...ratio))));
+    const h = Math.round(Math.sqrt(area * aspect));
+    const w = Math.round(Math.sqrt(area / aspect));
+    if (h < 1 || w < 1 || h >= H || w >= W) continue;
+    const top = rng.int(H - h + 1);
+    const left = rng.int(W - w + 1);
+    const image = item.image.slice();
+    for (let y = top; y < top + h; y++) image.fill(value, (y * W + left) * C, (y * W + left + w) * C);
+    return { ...item, image };
+  }
+  return item;
 }
 
 function factor(rng: Rng, amount: number): number {

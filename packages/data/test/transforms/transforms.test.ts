@@ -1,7 +1,7 @@
 import { Rng } from '@gaze/engine';
 import { describe, expect, it } from 'vitest';
 import { GazeError } from '@gaze/engine';
-import { buildTransform, colorJitter, cropItem, flipItem, resizeItem, TransformSpec, type Item } from '../../src/index.js';
+import { buildTransform, colorJitter, cropItem, flipItem, randomErase, resizeItem, TransformSpec, type Item } from '../../src/index.js';
 
 /** A 4x6 single-channel item with pixel value = 10*row + col, a mask on rows 1-2, cols 1-3. */
 function grid(): Item {
@@ -95,5 +95,34 @@ describe('configured transforms', () => {
     expect(out.image[3]).toBeCloseTo(Math.min(1, 0.9 * f), 6);
     const saturated = colorJitter(item, new Rng(0), 0, 0, 0);
     expect(Array.from(saturated.image)).toEqual(Array.from(item.image).map((v) => Math.fround(v)));
+  });
+
+  it('random-erase zeroes one rectangle of the drawn size and place, and leaves masks and boxes', () => {
+    // 40x40 of ones, three channels: the same draws as the transform makes tell where the rectangle goes.
+    const item: Item = { id: 'e', height: 40, width: 40, channels: 3, image: new Float32Array(40 * 40 * 3).fill(1), label: 0, mask: new Uint8Array(1600).fill(1), boxes: [{ x0: 0, y0: 0, x1: 4, y1: 4, label: 0 }] };
+    const draws = new Rng(7);
+    const area = draws.uniform(0.02, 0.33) * 1600;
+    const aspect = Math.exp(draws.uniform(Math.log(0.3), Math.log(3.3)));
+    const h = Math.round(Math.sqrt(area * aspect));
+    const w = Math.round(Math.sqrt(area / aspect));
+    const top = draws.int(40 - h + 1);
+    const left = draws.int(40 - w + 1);
+    const out = randomErase(item, new Rng(7), [0.02, 0.33], [0.3, 3.3], 0);
+    let zeros = 0;
+    for (let y = 0; y < 40; y++) {
+      for (let x = 0; x < 40; x++) {
+        const inside = y >= top && y < top + h && x >= left && x < left + w;
+        for (let c = 0; c < 3; c++) expect(out.image[(y * 40 + x) * 3 + c]).toBe(inside ? 0 : 1);
+        if (inside) zeros++;
+      }
+    }
+    expect(zeros).toBe(h * w);
+    expect(zeros / 1600).toBeGreaterThan(0.01);
+    expect(out.mask).toBe(item.mask);
+    expect(out.boxes).toBe(item.boxes);
+    expect(item.image.every((v) => v === 1)).toBe(true);
+    // p: 0 never erases; p: 1 with value 0.5 writes 0.5.
+    expect(build({ type: 'random-erase', p: 0 })(item, new Rng(1)).image).toBe(item.image);
+    expect(Array.from(build({ type: 'random-erase', p: 1, value: 0.5 })(item, new Rng(1)).image)).toContain(0.5);
   });
 });
