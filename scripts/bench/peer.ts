@@ -7,6 +7,7 @@ import { createDataset, disposeBatch, sliceBatch, type Batch, type DatasetInfo }
 import { initBackend, nativeKernelStatus, tf } from '@gaze/engine';
 import { createExplainer } from '@gaze/explainers';
 import { createEvaluator } from '@gaze/metrics';
+import { TameConfig, TameHead } from '@gaze/head-tame';
 import { createClassifier, type LayersClassifier } from '@gaze/models';
 import { benchLoader, LOADER_CASES } from './data.js';
 
@@ -25,7 +26,7 @@ const FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
 
 interface PeerWorkload {
   name: string;
-  kind: 'train-step' | 'forward' | 'gradcam' | 'rise' | 'deletion-insertion';
+  kind: 'train-step' | 'forward' | 'gradcam' | 'rise' | 'deletion-insertion' | 'tame-train-step' | 'tame-inference';
   n?: number;
   steps?: number;
   rows?: number;
@@ -91,6 +92,8 @@ function plans(quick: boolean): ModelPlan[] {
         { name: 'grad-cam', kind: 'gradcam' },
         { name: `rise (N=${n})`, kind: 'rise', n, rows: 256, images },
         { name: `deletion+insertion (${steps} steps)`, kind: 'deletion-insertion', steps, rows: 128, images },
+        { name: 'tame train step', kind: 'tame-train-step' },
+        { name: 'tame inference', kind: 'tame-inference' },
       ],
     },
     {
@@ -117,18 +120,26 @@ async function timed(fn: () => Promise<void> | void, repeats: number, warmup = 1
 }
 
 /** Gaze's time per call for one workload on `classifier` with batch (x, y). */
-async function gazeSeconds(classifier: LayersClassifier, w: PeerWorkload, full: Batch, info: DatasetInfo, repeats: number): Promise<number> {
+async function gazeSeconds(classifier: LayersClassifier, w: PeerWorkload, full: Batch, info: DatasetInfo, repeats: number, tame?: TameHead): Promise<number> {
   const batch = w.images ? sliceBatch(full, w.images) : full;
   try {
-    return await gazeBatchSeconds(classifier, w, batch, info, repeats);
+    return await gazeBatchSeconds(classifier, w, batch, info, repeats, tame);
   } finally {
     if (batch !== full) disposeBatch(batch);
   }
 }
 
-async function gazeBatchSeconds(classifier: LayersClassifier, w: PeerWorkload, batch: Batch, info: DatasetInfo, repeats: number): Promise<number> {
+async function gazeBatchSeconds(classifier: LayersClassifier, w: PeerWorkload, batch: Batch, info: DatasetInfo, repeats: number, tame?: TameHead): Promise<number> {
   const x = batch.images;
   const y = batch.labels as tf.Tensor1D;
+  if (w.kind === 'tame-train-step') return timed(async () => void (await tame!.trainStep(batch, { lr: 1e-3 })), repeats, 2);
+  if (w.kind === 'tame-inference') {
+    const predicted = tf.tidy(() => tf.argMax(classifier.logits(x), 1).toInt() as tf.Tensor1D);
+    const explainer = tame!.explainer('tame');
+    const s = await timed(async () => (await explainer.explain(x, predicted)).dispose(), repeats);
+    predicted.dispose();
+    return s;
+  }
   if (w.kind === 'train-step') {
     const optimizer = tf.train.adam(1e-3);
     const onehot = tf.oneHot(y, classifier.numClasses);
@@ -194,10 +205,34 @@ export function exportForPeer(dir: string, classifier: LayersClassifier, x: tf.T
   writeFileSync(join(dir, 'task.json'), JSON.stringify(task));
 }
 
+/** The TAME head's taps (as Keras layer names), map side and weights, for torch_peer.py's Tame. */
+export async function exportTameForPeer(dir: string, classifier: LayersClassifier, tame: TameHead, x: tf.Tensor4D): Promise<void> {
+  const named = tame.attention.namedWeights();
+  const entries: { name: string; shape: number[]; offset: number }[] = [];
+  const chunks: Float32Array[] = [];
+  let offset = 0;
+  for (const [name, v] of Object.entries(named)) {
+    entries.push({ name, shape: v.shape, offset });
+    chunks.push(v.dataSync() as Float32Array);
+    offset += v.size;
+  }
+  const flat = new Float32Array(offset);
+  chunks.reduce((at, c) => (flat.set(c, at), at + c.length), 0);
+  const layers = tame.taps.map((tap) => classifier.spec.taps.find((t) => t.name === tap)!.layer);
+  writeFileSync(join(dir, 'tame.json'), JSON.stringify({ layers, side: tame.attention.side, weights: entries }));
+  writeFileSync(join(dir, 'tame.bin'), Buffer.from(flat.buffer));
+  const predicted = tf.tidy(() => tf.argMax(classifier.logits(x), 1).toInt() as tf.Tensor1D);
+  const maps = await tame.explainer('tame').explain(x, predicted);
+  writeFileSync(join(dir, 'tame_maps.bin'), Buffer.from((maps.dataSync() as Float32Array).slice().buffer));
+  tf.dispose([predicted, maps]);
+}
+
 export interface TorchPeerOutput {
   torch: string;
   threads: number;
   maxLogitDiff: number;
+  /** With TAME workloads: max |map difference| of the head's maps for the predicted classes. */
+  maxTameMapDiff?: number;
   workloads: Record<string, { seconds: number; images: number }>;
 }
 
@@ -236,6 +271,7 @@ export async function runPeerBench(options: { quick: boolean; log: (line: string
   for (const plan of plans(options.quick)) {
     const classifier = (await createClassifier(plan.backbone, { inputShape: [size, size, 3], numClasses: 8, seed: 0, baseDir: process.cwd(), where: 'bench' })) as LayersClassifier;
     const camLayer = classifier.spec.taps.find((t) => t.name === classifier.camTap)?.layer;
+    const tame = plan.workloads.some((w) => w.kind.startsWith('tame')) ? new TameHead(classifier, TameConfig.parse({}), { seed: 0, where: 'bench.tame' }) : undefined;
     let peer: TorchPeerOutput | undefined;
     if (torch.ok) {
       const dir = mkdtempSync(join(tmpdir(), 'gaze-peer-'));
@@ -249,19 +285,24 @@ export async function runPeerBench(options: { quick: boolean; log: (line: string
           repeats,
           workloads: plan.workloads,
         });
+        if (tame) await exportTameForPeer(dir, classifier, tame, x);
         options.log(`  peer: ${plan.backbone.type} in PyTorch (${threads} thread) ...`);
         peer = runTorchPeer(dir);
         result.peer.torch = peer!.torch;
         result.peer.maxLogitDiff[plan.backbone.type] = peer!.maxLogitDiff;
         // Timings of a different network would mean nothing: the peer must reproduce Gaze's logits.
         if (!(peer!.maxLogitDiff < 1e-3)) throw new Error(`the PyTorch peer's ${plan.backbone.type} logits differ from Gaze's by ${peer!.maxLogitDiff}: not the same network`);
+        if (tame) {
+          result.peer.maxLogitDiff[`${plan.backbone.type} tame maps`] = peer!.maxTameMapDiff!;
+          if (!(peer!.maxTameMapDiff! < 1e-3)) throw new Error(`the PyTorch peer's TAME maps differ from Gaze's by ${peer!.maxTameMapDiff}: not the same head`);
+        }
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
     }
     for (const w of plan.workloads) {
       options.log(`  peer: ${w.name} in Gaze ...`);
-      const seconds = await gazeSeconds(classifier, w, data!, dataset.info, repeats);
+      const seconds = await gazeSeconds(classifier, w, data!, dataset.info, repeats, tame);
       const peerSeconds = peer?.workloads[w.name]?.seconds;
       let cpuSeconds: number | undefined;
       if (w.kind === 'forward') {
@@ -272,6 +313,7 @@ export async function runPeerBench(options: { quick: boolean; log: (line: string
       }
       result.results.push({ workload: w.name, images: w.images ?? batch, gazeSeconds: seconds, cpuSeconds, peerSeconds, ratio: peerSeconds ? seconds / peerSeconds : undefined });
     }
+    tame?.dispose();
     classifier.dispose();
   }
   disposeBatch(data!);

@@ -6,7 +6,8 @@ import { createDataset, disposeBatch, type Batch } from '@gaze/data';
 import { initBackend, tf } from '@gaze/engine';
 import { createClassifier, type LayersClassifier } from '@gaze/models';
 import { describe, expect, it } from 'vitest';
-import { exportForPeer, runTorchPeer } from '../bench/peer.js';
+import { TameConfig, TameHead } from '@gaze/head-tame';
+import { exportForPeer, exportTameForPeer, runTorchPeer } from '../bench/peer.js';
 
 // The PyTorch peer must be the same network as Gaze's, or its timings compare nothing. Needs
 // Debian's python3 with torch: skipped with the install command where it is missing, unless
@@ -18,7 +19,7 @@ const SKIP = !FOUND && !REQUIRED;
 if (SKIP) console.warn(`[@gaze/scripts] skipping the PyTorch peer test: /usr/bin/python3 cannot import torch; ${INSTALL}`);
 
 describe.skipIf(SKIP)('the PyTorch peer (scripts/bench/peer/torch_peer.py)', () => {
-  it('reproduces the logits of vgg-small (with batch norm) and resnet-small (stride-2 same padding, projections)', async () => {
+  it('reproduces the logits of vgg-small (with batch norm) and resnet-small (stride-2 same padding, projections), and a TAME head\'s maps on each', async () => {
     if (!FOUND) throw new Error(`GAZE_REQUIRE_TORCH=1 but /usr/bin/python3 cannot import torch; ${INSTALL}`);
     await initBackend('wasm');
     const dataset = await createDataset({ type: 'shapes', size: 20, classes: 3, distractors: 1, splits: { train: 1, val: 1, test: 4 } }, { seed: 0 });
@@ -41,8 +42,14 @@ describe.skipIf(SKIP)('the PyTorch peer (scripts/bench/peer/torch_peer.py)', () 
           repeats: 1,
           workloads: [],
         });
+        // A TAME head on it (after one training step, so batch norm and weights are not at their start).
+        const tame = new TameHead(classifier, TameConfig.parse({}), { seed: 2, where: 'test' });
+        await tame.trainStep(batch!, { lr: 0.05 });
+        await exportTameForPeer(dir, classifier, tame, batch!.images);
+        tame.dispose();
         const out = runTorchPeer(dir);
         expect(out.maxLogitDiff, backbone.type).toBeLessThan(1e-4);
+        expect(out.maxTameMapDiff, `${backbone.type} tame`).toBeLessThan(1e-4);
         expect(out.threads).toBe(1);
       } finally {
         rmSync(dir, { recursive: true, force: true });

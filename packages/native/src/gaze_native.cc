@@ -23,6 +23,7 @@
 #include <dnnl.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <memory>
 #include <set>
@@ -680,6 +681,90 @@ napi_value MatMul(napi_env env, napi_callback_info info) {
   });
 }
 
+// resizeBilinear(dims Int32Array(6) [B, H, W, C, outH, outW], x, out) and
+// resizeBilinearBackward(dims, dy, dx): bilinear resampling of NHWC x with half-pixel centres
+// (PyTorch's align_corners=False, tfjs's halfPixelCenters), and its gradient. Plain loops over
+// the contiguous channels, threaded with OpenMP: oneDNN 2.6's JIT resampling crashed on NHWC
+// data here, and its `simple` kernel was slower than wasm.
+
+// Source taps of output coordinate o along an axis of `in` samples resized to `out`.
+struct Tap {
+  int lo, hi;
+  float frac;
+};
+std::vector<Tap> taps(int in, int out) {
+  std::vector<Tap> t(out);
+  const float scale = float(in) / float(out);
+  for (int o = 0; o < out; o++) {
+    const float src = (o + 0.5f) * scale - 0.5f;
+    const int f = int(std::floor(src));
+    t[o] = {std::max(f, 0), std::min(f + 1, in - 1), src - float(f)};
+  }
+  return t;
+}
+
+napi_value ResizeBilinear(napi_env env, napi_callback_info info, bool backward) {
+  size_t argc = 3;
+  napi_value args[3];
+  napi_get_cb_info(env, info, &argc, args, nullptr, nullptr);
+  memory::dims d;
+  const char *usage = backward ? "resizeBilinearBackward(dims Int32Array(6) [B, H, W, C, outH, outW], dy, dx)" : "resizeBilinear(dims Int32Array(6) [B, H, W, C, outH, outW], x, out)";
+  if (throwIf(env, argc != 3 || !readDims(env, args[0], &d) || d.size() != 6, usage)) return nullptr;
+  size_t na, nb;
+  float *a = floatData(env, args[1], &na), *b = floatData(env, args[2], &nb);
+  const int B = int(d[0]), H = int(d[1]), W = int(d[2]), C = int(d[3]), OH = int(d[4]), OW = int(d[5]);
+  const size_t in = size_t(B) * H * W * C, out = size_t(B) * OH * OW * C;
+  if (throwIf(env, !a || !b || na != (backward ? out : in) || nb != (backward ? in : out), usage)) return nullptr;
+  const std::vector<Tap> ty = taps(H, OH), tx = taps(W, OW);
+  if (!backward) {
+    const float *x = a;
+    float *y = b;
+#pragma omp parallel for
+    for (int row = 0; row < B * OH; row++) {
+      const int n = row / OH, oy = row % OH;
+      const Tap &v = ty[oy];
+      const float *top = x + (size_t(n) * H + v.lo) * W * C, *bottom = x + (size_t(n) * H + v.hi) * W * C;
+      float *dst = y + (size_t(row) * OW) * C;
+      for (int ox = 0; ox < OW; ox++) {
+        const Tap &u = tx[ox];
+        const float w00 = (1 - v.frac) * (1 - u.frac), w01 = (1 - v.frac) * u.frac, w10 = v.frac * (1 - u.frac), w11 = v.frac * u.frac;
+        const float *p00 = top + size_t(u.lo) * C, *p01 = top + size_t(u.hi) * C, *p10 = bottom + size_t(u.lo) * C, *p11 = bottom + size_t(u.hi) * C;
+        float *o = dst + size_t(ox) * C;
+        for (int c = 0; c < C; c++) o[c] = w00 * p00[c] + w01 * p01[c] + w10 * p10[c] + w11 * p11[c];
+      }
+    }
+  } else {
+    const float *dy = a;
+    float *dx = b;
+    std::fill(dx, dx + in, 0.f);
+    // One image per thread: the scatter-adds of different images never meet.
+#pragma omp parallel for
+    for (int n = 0; n < B; n++) {
+      for (int oy = 0; oy < OH; oy++) {
+        const Tap &v = ty[oy];
+        float *top = dx + (size_t(n) * H + v.lo) * W * C, *bottom = dx + (size_t(n) * H + v.hi) * W * C;
+        const float *src = dy + (size_t(n) * OH + oy) * OW * C;
+        for (int ox = 0; ox < OW; ox++) {
+          const Tap &u = tx[ox];
+          const float w00 = (1 - v.frac) * (1 - u.frac), w01 = (1 - v.frac) * u.frac, w10 = v.frac * (1 - u.frac), w11 = v.frac * u.frac;
+          float *p00 = top + size_t(u.lo) * C, *p01 = top + size_t(u.hi) * C, *p10 = bottom + size_t(u.lo) * C, *p11 = bottom + size_t(u.hi) * C;
+          const float *g = src + size_t(ox) * C;
+          for (int c = 0; c < C; c++) {
+            p00[c] += w00 * g[c];
+            p01[c] += w01 * g[c];
+            p10[c] += w10 * g[c];
+            p11[c] += w11 * g[c];
+          }
+        }
+      }
+    }
+  }
+  return nullptr;
+}
+
+napi_value ResizeBilinearForward(napi_env env, napi_callback_info info) { return ResizeBilinear(env, info, false); }
+napi_value ResizeBilinearBackwardFn(napi_env env, napi_callback_info info) { return ResizeBilinear(env, info, true); }
+
 napi_value Version(napi_env env, napi_callback_info) {
   const dnnl_version_t *v = dnnl_version();
   std::string s = std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch);
@@ -700,6 +785,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"reduceSum", nullptr, ReduceSum, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"binary", nullptr, Binary, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"matmul", nullptr, MatMul, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"resizeBilinear", nullptr, ResizeBilinearForward, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"resizeBilinearBackward", nullptr, ResizeBilinearBackwardFn, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"relu", nullptr, Relu, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"reluBackward", nullptr, ReluBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"maxPoolForward", nullptr, MaxPoolForwardFn, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -25,6 +25,10 @@ export interface NativeKernels {
   binary(op: number, aDims: Int32Array, bDims: Int32Array, a: Float32Array, b: Float32Array, out: Float32Array): boolean;
   /** out[i] = op(a[i]) x op(b[i]) over batches (a batch of 1 broadcasts); a is [batchA, m, k] ([batchA, k, m] when transposeA), b [batchB, k, n] ([batchB, n, k] when transposeB). */
   matmul(batchA: number, batchB: number, m: number, k: number, n: number, transposeA: boolean, transposeB: boolean, a: Float32Array, b: Float32Array, out: Float32Array): void;
+  /** Bilinear resampling of NHWC x with half-pixel centres; dims Int32Array(6): [B, H, W, C, outH, outW]. */
+  resizeBilinear(dims: Int32Array, x: Float32Array, out: Float32Array): void;
+  /** Its gradient: dy [B, outH, outW, C] -> dx [B, H, W, C]. */
+  resizeBilinearBackward(dims: Int32Array, dy: Float32Array, dx: Float32Array): void;
   /** out = max(x, 0). */
   relu(x: Float32Array, out: Float32Array): void;
   /** dx = x > 0 ? dy : 0. */

@@ -7,6 +7,10 @@ where DIR holds what the TypeScript side exported:
   weights.json   per layer: its weights' shapes and float32 offsets into weights.bin (tfjs layout)
   inputs.bin     the images, float32 NHWC in [0,1];  labels.bin: int32
   task.json      preprocessing (mean, std), threads, the CAM tap's layer, and the workloads to time
+  tame_maps.bin  Gaze's TAME maps for the predicted classes, to check the peer's against
+  tame.json, tame.bin   (with TAME workloads) the head's taps (layer names), map side, and its
+                 weights by name: branch<i>/{kernel,bias,gamma,beta,movingMean,movingVariance},
+                 fusion/{kernel,bias}
 It prints one JSON object: the max |logit difference| against Gaze's logits (proof that it is the
 same network) and, per workload, the time per call.
 
@@ -228,6 +232,76 @@ def causal_auc(net, x, target, maps, steps, mode, rows):
     return aucs
 
 
+class Tame:
+    """TAME's attention (variant `tame`) over the network's tapped layers, with Gaze's weights."""
+
+    def __init__(self, directory):
+        with open(os.path.join(directory, "tame.json")) as f:
+            spec = json.load(f)
+        flat = np.fromfile(os.path.join(directory, "tame.bin"), dtype=np.float32)
+        w = {e["name"]: torch.tensor(flat[e["offset"]: e["offset"] + int(np.prod(e["shape"]))].reshape(e["shape"])) for e in spec["weights"]}
+        self.layers = spec["layers"]
+        self.side = spec["side"]
+        self.params = []
+        self.branches = []
+        for i in range(len(self.layers)):
+            b = {
+                "kernel": w[f"branch{i}/kernel"].permute(3, 2, 0, 1).contiguous().requires_grad_(),
+                "bias": w[f"branch{i}/bias"].clone().requires_grad_(),
+                "gamma": w[f"branch{i}/gamma"].clone().requires_grad_(),
+                "beta": w[f"branch{i}/beta"].clone().requires_grad_(),
+                "mean": w[f"branch{i}/movingMean"].clone(),
+                "var": w[f"branch{i}/movingVariance"].clone(),
+            }
+            self.branches.append(b)
+        self.fusion_kernel = w["fusion/kernel"].permute(3, 2, 0, 1).contiguous().requires_grad_()
+        self.fusion_bias = w["fusion/bias"].clone().requires_grad_()
+        # The reference's parameter groups: weights with weight decay, biases at twice the rate without.
+        self.weights = [b["kernel"] for b in self.branches] + [b["gamma"] for b in self.branches] + [self.fusion_kernel]
+        self.biases = [b["bias"] for b in self.branches] + [b["beta"] for b in self.branches] + [self.fusion_bias]
+
+    def forward(self, features, training):
+        outs = []
+        for b, f in zip(self.branches, features):
+            z = F.conv2d(f, b["kernel"], b["bias"])
+            z = F.batch_norm(z, b["mean"], b["var"], b["gamma"], b["beta"], training=training, momentum=0.1, eps=1e-5)
+            z = F.relu(z + f)
+            outs.append(F.interpolate(z, size=(self.side, self.side), mode="bilinear", align_corners=False))
+        return F.conv2d(torch.cat(outs, 1), self.fusion_kernel, self.fusion_bias)
+
+
+def tame_loss(masks, logits, target):
+    ce = F.cross_entropy(logits, target)
+    area = ((masks + 5e-4) ** 0.3).mean()
+    dh = (masks[:, 1:, :] - masks[:, :-1, :]) ** 2
+    dw = (masks[:, :, 1:] - masks[:, :, :-1]) ** 2
+    border = (masks[:, 0, :] ** 2).sum() + (masks[:, -1, :] ** 2).sum() + (masks[:, :, 0] ** 2).sum() + (masks[:, :, -1] ** 2).sum()
+    tv = (dh.sum() + dw.sum() + 0.3 * border) / (2 * masks.shape[0])
+    return 1.5 * ce + 2 * area + 0.01 * tv
+
+
+def tame_train_step(net, tame, optimizer, x):
+    with torch.no_grad():
+        logits, kept = net.forward(x, keep=tuple(tame.layers))
+    target = logits.argmax(1)
+    features = [kept[name] for name in tame.layers]
+    maps = torch.sigmoid(tame.forward(features, True))
+    masks = maps[torch.arange(x.shape[0]), target]
+    up = F.interpolate(masks[:, None], size=x.shape[2:], mode="bilinear", align_corners=False)
+    loss = tame_loss(masks, net.forward(x * up)[0], target)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+
+
+def tame_inference(net, tame, x, target):
+    with torch.no_grad():
+        _, kept = net.forward(x, keep=tuple(tame.layers))
+        c = tame.forward([kept[name] for name in tame.layers], False)
+        m = minmax(c[torch.arange(x.shape[0]), target])
+        return F.interpolate(m[:, None], size=x.shape[2:], mode="bilinear", align_corners=False)[:, 0]
+
+
 def main():
     task, topology, weights, images, labels, gaze_logits = load(sys.argv[1])
     torch.set_num_threads(task["threads"])
@@ -239,6 +313,11 @@ def main():
     with torch.no_grad():
         logits = net.forward(x)[0].numpy()
     out["maxLogitDiff"] = float(np.abs(logits - gaze_logits).max())
+    if os.path.exists(os.path.join(sys.argv[1], "tame_maps.bin")):
+        # The same head: its maps for the predicted classes must be Gaze's.
+        gaze_maps = np.fromfile(os.path.join(sys.argv[1], "tame_maps.bin"), dtype=np.float32)
+        maps = tame_inference(net, Tame(sys.argv[1]), x, torch.tensor(logits).argmax(1)).numpy().ravel()
+        out["maxTameMapDiff"] = float(np.abs(maps - gaze_maps).max())
     repeats = task["repeats"]
     for workload in task["workloads"]:
         kind = workload["kind"]
@@ -274,6 +353,24 @@ def main():
             causal_auc(net, xs, ys, maps, workload["steps"], "deletion", workload["rows"])
             causal_auc(net, xs, ys, maps, workload["steps"], "insertion", workload["rows"])
             out["workloads"][workload["name"]] = {"seconds": time.perf_counter() - start, "images": xs.shape[0]}
+        elif kind in ("tame-train-step", "tame-inference"):
+            tame = Tame(sys.argv[1])
+            # The backbone is frozen, as in the reference (requires_grad_(False)): no weight gradients.
+            for p in net.params.values():
+                p.requires_grad_(False)
+            if kind == "tame-train-step":
+                optimizer = torch.optim.SGD(
+                    [{"params": tame.weights, "weight_decay": 5e-4}, {"params": tame.biases, "lr": 2e-3, "weight_decay": 0}],
+                    lr=1e-3, momentum=0.9, nesterov=True,
+                )
+                seconds = timed(lambda: tame_train_step(net, tame, optimizer, x), repeats, warmup=2)
+            else:
+                with torch.no_grad():
+                    predicted = net.forward(x)[0].argmax(1)
+                seconds = timed(lambda: tame_inference(net, tame, x, predicted), repeats)
+            for p in net.params.values():
+                p.requires_grad_(True)
+            out["workloads"][workload["name"]] = {"seconds": seconds, "images": x.shape[0]}
         else:
             raise ValueError(f"unknown workload kind {kind}")
     print(json.dumps(out))

@@ -110,6 +110,24 @@ export function nativeBatchMatMul(native: NativeKernels, fallback: Body): Body {
   };
 }
 
+/** ResizeBilinear (forward: `backward` false) or ResizeBilinearGrad with half-pixel centres, NHWC float32; other settings stay on the kernel before. */
+export function nativeResizeBilinear(native: NativeKernels, fallback: Body, backward: boolean): Body {
+  return (args) => {
+    const backend = args.backend as unknown as WasmLike;
+    const { alignCorners, halfPixelCenters } = args.attrs as { alignCorners?: boolean; halfPixelCenters?: boolean };
+    const source = args.inputs.images;
+    const data = backward ? args.inputs.dy : source;
+    if (alignCorners || !halfPixelCenters || source.shape.length !== 4 || data.dtype !== 'float32' || size(data.shape) < NATIVE_MIN_ELEMENTS / 4) return fallback(args);
+    const [b, h, w, c] = source.shape;
+    const [outH, outW] = backward ? data.shape.slice(1, 3) : (args.attrs.size as [number, number]);
+    const out = backend.makeOutput(backward ? [b, h, w, c] : [b, outH, outW, c], 'float32');
+    const dims = Int32Array.from([b, h, w, c, outH, outW]);
+    if (backward) native.resizeBilinearBackward(dims, heapFloats(backend, data), heapFloats(backend, out));
+    else native.resizeBilinear(dims, heapFloats(backend, data), heapFloats(backend, out));
+    return out;
+  };
+}
+
 /** ReLU forward. */
 export function nativeRelu(native: NativeKernels, fallback: Body): Body {
   return (args) => {

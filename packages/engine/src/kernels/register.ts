@@ -8,7 +8,7 @@ import { depthwiseConv2dBackpropInput } from './depthwise-conv2d-backprop-input.
 import type { KernelArgs } from './kernel-io.js';
 import { maxPoolGrad } from './max-pool-grad.js';
 import { registerNativeBatchNorm, useNativeBatchNormInLayers } from './native-batch-norm.js';
-import { BINARY_OPS, nativeBatchMatMul, nativeBinary, nativeMaxPool, nativeRelu, nativeSum, registerNativeReluGradient } from './native-elementwise.js';
+import { BINARY_OPS, nativeBatchMatMul, nativeBinary, nativeMaxPool, nativeResizeBilinear, nativeRelu, nativeSum, registerNativeReluGradient } from './native-elementwise.js';
 import { nativeBatchNormInference, nativeConvBackwardData, nativeConvBackwardWeights, nativeConvForward, nativeMaxPoolBackward } from './native-conv.js';
 import { loadNative } from '@gaze/native';
 import { resizeBilinearGrad } from './resize-bilinear-grad.js';
@@ -66,7 +66,7 @@ const registered = new Set<string>();
 /** Kernels the oneDNN addon runs on wasm's heap when it is built (see nativeKernelStatus). */
 export const NATIVE_KERNELS = [
   'Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'MaxPool', 'MaxPoolGrad', 'FusedBatchNorm',
-  'BatchMatMul', 'Sum', 'Mean', 'Add', 'Multiply', 'Sub', 'RealDiv', 'Maximum', 'Minimum', 'Relu',
+  'ResizeBilinear', 'ResizeBilinearGrad', 'BatchMatMul', 'Sum', 'Mean', 'Add', 'Multiply', 'Sub', 'RealDiv', 'Maximum', 'Minimum', 'Relu',
 ] as const;
 
 let nativeRegistered = false;
@@ -89,6 +89,8 @@ function registerNativeKernels(): void {
     MaxPoolGrad: (fallback) => nativeMaxPoolBackward(native.kernels, fallback),
     FusedBatchNorm: (fallback) => nativeBatchNormInference(native.kernels, fallback),
     MaxPool: (fallback) => nativeMaxPool(native.kernels, fallback),
+    ResizeBilinear: (fallback) => nativeResizeBilinear(native.kernels, fallback, false),
+    ResizeBilinearGrad: (fallback) => nativeResizeBilinear(native.kernels, fallback, true),
     BatchMatMul: (fallback) => nativeBatchMatMul(native.kernels, fallback),
     Sum: (fallback) => nativeSum(native.kernels, fallback),
     Mean: (fallback) => nativeSum(native.kernels, fallback, true),

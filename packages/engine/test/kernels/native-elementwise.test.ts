@@ -75,6 +75,23 @@ describe.skipIf(SKIP)('oneDNN reductions, binary ops, ReLU and pooling on wasm',
     expect(error).toBeLessThan(1e-5);
   });
 
+  it.each([
+    ['up 8 -> 32', [8, 8, 8, 64], [32, 32]],
+    ['down 32 -> 12', [4, 32, 32, 32], [12, 12]],
+    ['up, uneven 7x9 -> 20x30', [8, 7, 9, 64], [20, 30]],
+  ] as const)('bilinear resize %s with half-pixel centres and its gradient match the CPU backend', async (_name, shape, size) => {
+    const compute = () => {
+      const x = tensor([...shape], 1) as tf.Tensor4D;
+      const w = tensor([shape[0], size[0], size[1], shape[3]], 2);
+      const resize = (v: tf.Tensor4D) => tf.image.resizeBilinear(v, [...size], false, true);
+      return [resize(x), tf.grad((v: tf.Tensor) => tf.sum(tf.mul(resize(v as tf.Tensor4D), w)))(x)];
+    };
+    const cpu = await runOn('cpu', compute);
+    const wasm = await runOn('wasm', compute);
+    expect(relativeError(wasm[0], cpu[0])).toBeLessThan(1e-5);
+    expect(relativeError(wasm[1], cpu[1])).toBeLessThan(1e-5);
+  });
+
   it('ReLU and its gradient match the CPU backend, zeros included', async () => {
     const compute = () => {
       // A third of the inputs exactly 0, where the gradient is 0 on both backends.

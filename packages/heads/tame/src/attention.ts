@@ -108,8 +108,16 @@ export class TameAttention {
         z = this.variant === 'sigmoid-branch' ? tf.sigmoid(z) : tf.relu(z);
         return resize(z, [this.side, this.side]);
       });
-      const joined = outs.length === 1 ? outs[0] : tf.concat(outs, 3);
-      return tf.conv2d(joined, this.fusion.kernel as tf.Tensor4D, 1, 'valid').add(this.fusion.bias) as tf.Tensor4D;
+      // The fusion conv of the concatenated branches, as the sum of each branch's conv with its
+      // slice of the fusion kernel: the same numbers without a concat (and its SplitV gradient).
+      let offset = 0;
+      const parts = outs.map((z) => {
+        const c = z.shape[3];
+        const kernel = this.fusion.kernel.slice([0, 0, offset, 0], [1, 1, c, this.numClasses]) as tf.Tensor4D;
+        offset += c;
+        return tf.conv2d(z, kernel, 1, 'valid');
+      });
+      return tf.add(parts.length === 1 ? parts[0] : tf.addN(parts), this.fusion.bias) as tf.Tensor4D;
     });
   }
 
