@@ -5,6 +5,7 @@ import { dataCommand } from './commands/data.js';
 import { doctorCommand } from './commands/doctor.js';
 import { reportCommand } from './commands/report.js';
 import { runCommand } from './commands/run.js';
+import { reproduceCommand } from './commands/reproduce.js';
 import { validateCommand } from './commands/validate.js';
 
 /** Where commands write; tests pass their own. */
@@ -50,6 +51,7 @@ export function buildCli(io: CliIO): Argv<GlobalOptions> {
     })
     .command(runCommand(io))
     .command(validateCommand(io))
+    .command(reproduceCommand(io))
     .command(reportCommand(io))
     .command(dataCommand(io))
     .command(doctorCommand(io))
