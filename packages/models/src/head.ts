@@ -1,4 +1,4 @@
-import type { Batch } from '@gaze/data';
+import type { Batch, Dataset, DatasetInfo } from '@gaze/data';
 import { GazeError, didYouMean, type tf } from '@gaze/engine';
 import type { z } from 'zod';
 import type { Classifier } from './classifier.js';
@@ -13,6 +13,11 @@ import type { Classifier } from './classifier.js';
 /** What a head's explainer answers: the same shape as @gaze/explainers' `Explainer`. */
 export interface MapExplainer {
   name: string;
+  /**
+   * The classifier the maps explain, when it is not the run's (a head trained jointly with its
+   * own copy, such as EAT): evaluators then score the maps against it.
+   */
+  classifier?: Classifier;
   /** x: [B,H,W,C] in [0,1], target: [B] int32 -> [B,H,W] maps in [0,1]. */
   explain(x: tf.Tensor4D, target: tf.Tensor1D): Promise<tf.Tensor3D>;
   dispose?(): void;
@@ -32,6 +37,10 @@ export interface Head {
   save(dir: string): Promise<void>;
   /** Restores what `save` wrote; a mismatch (another head, other taps) is a GazeError. */
   load(dir: string): Promise<void>;
+  /** Metrics of the head's own (beyond the shared evaluators), e.g. attribute accuracy; rows of metrics.csv under the head's name. */
+  evaluate?(dataset: Dataset): Promise<{ metric: string; value: number; n: number }[]>;
+  /** Lines for the report about the first images of a batch (e.g. textual explanations). */
+  describe?(batch: Batch, classNames: string[]): Promise<string[]>;
   dispose(): void;
 }
 
@@ -40,6 +49,8 @@ export interface HeadContext {
   seed: number;
   /** Config key path for errors, e.g. `heads.0`. */
   where: string;
+  /** The dataset's description (class and attribute names), for heads that need it. */
+  info?: DatasetInfo;
 }
 
 export interface HeadFactory<C = unknown> {
@@ -47,7 +58,7 @@ export interface HeadFactory<C = unknown> {
   describe: string;
   /** The entry's own keys (without `type` and `name`). */
   configSchema: z.ZodType<C>;
-  create(classifier: Classifier, config: C, context: HeadContext): Head;
+  create(classifier: Classifier, config: C, context: HeadContext): Head | Promise<Head>;
 }
 
 const factories = new Map<string, HeadFactory<never>>();

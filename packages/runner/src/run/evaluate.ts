@@ -63,6 +63,8 @@ export async function evaluateExplainers(
   try {
     for (const method of methods) {
       const explainer: Explainer = method.create();
+      // A head trained with its own copy of the classifier is scored against that copy.
+      const model = (explainer as { classifier?: Classifier }).classifier ?? classifier;
       const rows = new Map<string, ImageScore[]>(evaluators.map((v) => [v.name, []]));
       const start = performance.now();
       try {
@@ -80,12 +82,12 @@ export async function evaluateExplainers(
             try {
               for (const { name, evaluator } of evaluators) {
                 if (!targets.has(evaluator.target)) {
-                  const t = evaluator.target === 'label' ? scoped.labels.clone() : tf.tidy(() => tf.argMax(classifier.logits(scoped.images), 1).toInt() as tf.Tensor1D);
+                  const t = evaluator.target === 'label' ? scoped.labels.clone() : tf.tidy(() => tf.argMax(model.logits(scoped.images), 1).toInt() as tf.Tensor1D);
                   targets.set(evaluator.target, t);
                   maps.set(evaluator.target, await explainer.explain(scoped.images, t));
                 }
                 const scores = await evaluator.evaluate({
-                  classifier,
+                  classifier: model,
                   explainer,
                   batch: scoped,
                   maps: maps.get(evaluator.target)!,

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { createDataset, type Dataset } from '@gaze/data';
+import { createDataset, disposeBatch, type Dataset, type DatasetInfo } from '@gaze/data';
 import { GazeError, didYouMean, initBackend, isGazeError, resolveBackendRequest, seed as seedRun, writeFileAtomic, type BackendReport, type BackendRequest, type RequestSource } from '@gaze/engine';
 import { createClassifier, evaluateClassifier, headFactory, restoreCheckpoint, trainClassifier, trainHead, type Classifier, type EpochRecord, type Head, type TrainEvent } from '@gaze/models';
 import { createExplainer } from '@gaze/explainers';
@@ -172,7 +172,7 @@ async function runOne(loaded: LoadedConfig, planned: PlannedRun, ctx: RunContext
     say(`dataset ${info.type}: ${info.sizes.train} train / ${info.sizes.val} val / ${info.sizes.test} test, ${info.numClasses} classes, images ${info.imageShape.join('x')}`);
     classifier = await createClassifier(config.backbone, { inputShape: info.imageShape, numClasses: info.numClasses, seed: planned.seed, baseDir: loaded.baseDir, where: 'backbone' });
     say(`backbone ${classifier.type}: ${classifier.parameterCount} parameters, taps ${classifier.taps.join(', ')}`);
-    checkComponents(classifier, config, planned.seed);
+    await checkComponents(classifier, config, planned.seed, dataset.info);
 
     let history: EpochRecord[] = [];
     const notes: string[] = [];
@@ -212,7 +212,7 @@ async function runOne(loaded: LoadedConfig, planned: PlannedRun, ctx: RunContext
     for (const [i, entry] of config.heads.entries()) {
       const { type, name: given, ...keys } = entry;
       const name = given ?? type;
-      const head = headFactory(type).create(trainedClassifier, keys, { seed: planned.seed, where: `heads.${i}` });
+      const head = await headFactory(type).create(trainedClassifier, keys, { seed: planned.seed, where: `heads.${i}`, info: dataset.info });
       heads.push({ name, head });
       const started = performance.now();
       const trained = await trainHead(head, dataset, {
@@ -239,6 +239,10 @@ async function runOne(loaded: LoadedConfig, planned: PlannedRun, ctx: RunContext
         ctx.emit({ type: 'run-end', runId, runDir, status: 'interrupted', metrics: [] });
         return { runId, runDir, status: 'interrupted', metrics: [] };
       }
+      for (const row of (await head.evaluate?.(dataset)) ?? []) {
+        metrics.push({ method: name, ...row });
+        log({ type: 'metric', method: name, ...row });
+      }
       const first = trained.history[0]?.losses.loss;
       const last = trained.history.at(-1)?.losses.loss;
       notes.push(`head ${name}: ${trained.history.length} epochs in ${((performance.now() - started) / 1000).toFixed(0)} s, loss ${first?.toFixed(4)} -> ${last?.toFixed(4)}`);
@@ -248,6 +252,11 @@ async function runOne(loaded: LoadedConfig, planned: PlannedRun, ctx: RunContext
       ...heads.map(({ name, head }) => ({ name, create: () => head.explainer(name) })),
     ];
     const gallery = await explainGallery(classifier, dataset, config, methods, say);
+    for (const { name, head } of heads) {
+      if (!head.describe) continue;
+      const lines = await describeFirstImages(head, dataset, config);
+      notes.push(...lines.map((line) => `${name}: ${line}`));
+    }
     const evaluation = await evaluateExplainers(classifier, dataset, config, methods, planned.seed, {
       log: say,
       progress: (p) => ctx.emit({ type: 'evaluate', ...p }),
@@ -298,14 +307,27 @@ async function runOne(loaded: LoadedConfig, planned: PlannedRun, ctx: RunContext
  * Builds every explainer and evaluator once, and checks the unit-ablation tap, before training:
  * a wrong tap name or parameter then fails in seconds, not after the classifier has trained.
  */
-function checkComponents(classifier: Classifier, config: ExperimentConfig, seed: number): void {
+async function checkComponents(classifier: Classifier, config: ExperimentConfig, seed: number, info: DatasetInfo): Promise<void> {
   config.explainers.forEach((entry, i) => createExplainer(entry, { classifier, seed, where: `explainers.${i}` }).dispose?.());
-  config.heads.forEach(({ type, name: _name, ...keys }, i) => headFactory(type).create(classifier, keys, { seed, where: `heads.${i}` }).dispose());
+  for (const [i, { type, name: _name, ...keys }] of config.heads.entries()) (await headFactory(type).create(classifier, keys, { seed, where: `heads.${i}`, info })).dispose();
   config.evaluation.forEach((entry, i) => createEvaluator(entry, { where: `evaluation.${i}`, seed }).dispose?.());
   const tap = config.unitAblation?.tap;
   if (tap !== undefined && !classifier.taps.includes(tap)) {
     const guess = didYouMean(tap, classifier.taps);
     throw new GazeError(`the classifier has no tap '${tap}'${guess ? ` (did you mean '${guess}'?)` : ''}`, { where: 'unitAblation.tap', hint: `use one of its taps: ${classifier.taps.join(', ')}` });
+  }
+}
+
+/** What a head says about the first images of the gallery's split (e.g. EAT's textual explanations). */
+async function describeFirstImages(head: Head, dataset: Dataset, config: ExperimentConfig): Promise<string[]> {
+  const iterator = dataset.split(config.gallery.split).batches({ batchSize: Math.max(1, config.gallery.images), shuffle: false, augment: false })[Symbol.asyncIterator]();
+  const first = await iterator.next();
+  await iterator.return?.();
+  if (first.done) return [];
+  try {
+    return await head.describe!(first.value, dataset.info.classNames);
+  } finally {
+    disposeBatch(first.value);
   }
 }
 

@@ -166,6 +166,19 @@ gallery: {images: 2}`;
     expect(readFileSync(join(runDir, 'report.md'), 'utf8')).toMatch(/head tame: 2 epochs in \d+ s, loss /);
   });
 
+  it('trains a joint head (eat) on its own copy: its metrics, its sentences in the report, its maps scored against its copy', async () => {
+    const out = outRoot();
+    const extra = `heads: [{type: eat, train: {epochs: 1, batchSize: 16}}]
+evaluation: [{type: pointing-game}]
+evaluationSet: {images: 8, batchSize: 8, bootstrap: 20}
+gallery: {images: 2}`;
+    const outcome = await runExperiment(await loadExperimentConfigWithHeads(tinyConfig(out, extra)));
+    const { runDir } = outcome.runs[0];
+    const metrics = readMetricsCsv(join(runDir, 'metrics.csv'));
+    for (const metric of ['accuracy', 'attribute_accuracy', 'attribute_map', 'pointing_game']) expect(metrics.find((m) => m.method === 'eat' && m.metric === metric), metric).toBeDefined();
+    expect(readFileSync(join(runDir, 'report.md'), 'utf8')).toMatch(/eat: shapes\/test\/0: predicted /);
+  });
+
   it('says which head type is unknown, where', async () => {
     const error = (await loadExperimentConfigWithHeads(tinyConfig(outRoot(), 'heads: [{type: tamee}]')).catch((e: unknown) => e)) as ConfigError;
     expect(error).toBeInstanceOf(ConfigError);
