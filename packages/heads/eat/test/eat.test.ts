@@ -2,6 +2,7 @@ import { createDataset, disposeBatch, type Batch, type Dataset } from '@gaze/dat
 import { GazeError, initBackend, tf } from '@gaze/engine';
 import { createClassifier, headFactory, type Classifier } from '@gaze/models';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { z } from 'zod';
 import { EatConfig, EatHead, attributeLoss, averagePrecision, textualExplanation } from '../src/index.js';
 
 let dataset: Dataset;
@@ -23,7 +24,7 @@ afterAll(() => {
   classifier.dispose();
 });
 
-const make = (config: Partial<EatConfig> = {}) => EatHead.create(classifier, EatConfig.parse(config), { seed: 1, where: 'heads.0', info: dataset.info });
+const make = (config: z.input<typeof EatConfig> = {}) => EatHead.create(classifier, EatConfig.parse(config), { seed: 1, where: 'heads.0', info: dataset.info });
 
 describe('attributeLoss and averagePrecision', () => {
   it('is the mean binary cross-entropy of the logits', () => {
