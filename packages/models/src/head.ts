@@ -39,6 +39,11 @@ export interface Head {
   load(dir: string): Promise<void>;
   /** Metrics of the head's own (beyond the shared evaluators), e.g. attribute accuracy; rows of metrics.csv under the head's name. */
   evaluate?(dataset: Dataset): Promise<{ metric: string; value: number; n: number }[]>;
+  /**
+   * Extra gallery rows for images x and their targets (e.g. EAT's attribute maps), each with a map
+   * per image in [0,1] at the input size and optionally a caption per map; `name` is the head's.
+   */
+  galleryRows?(x: tf.Tensor4D, targets: tf.Tensor1D, name: string): Promise<{ method: string; maps: Float32Array[]; captions?: string[] }[]>;
   /** Lines for the report about the first images of a batch (e.g. textual explanations). */
   describe?(batch: Batch, classNames: string[]): Promise<string[]>;
   dispose(): void;

@@ -13,6 +13,8 @@ export interface GalleryImage {
 /** One row of the gallery: a method's maps, one per image, H*W float32 in [0,1]. */
 export interface GalleryRow {
   method: string;
+  /** A short label per map, drawn inside its cell (e.g. which attribute a map grounds). */
+  captions?: string[];
   maps: Float32Array[];
 }
 
@@ -70,7 +72,7 @@ export async function renderGallery(input: GalleryInput): Promise<Buffer> {
   const height = CAPTION + rowCount * (CELL + GAP) + GAP;
   const layers: OverlayOptions[] = [];
   const texts: string[] = [];
-  const rows: { label: string; maps?: Float32Array[] }[] = [{ label: 'image' }, ...input.rows.map((r) => ({ label: r.method, maps: r.maps }))];
+  const rows: { label: string; maps?: Float32Array[]; captions?: string[] }[] = [{ label: 'image' }, ...input.rows.map((r) => ({ label: r.method, maps: r.maps, captions: r.captions }))];
   for (const [r, row] of rows.entries()) {
     const top = CAPTION + GAP + r * (CELL + GAP);
     texts.push(`<text x="6" y="${top + CELL / 2 + 5}" font-weight="${r === 0 ? 'normal' : 'bold'}">${escapeHtml(row.label.length > 16 ? row.label.slice(0, 15) + '…' : row.label)}</text>`);
@@ -81,6 +83,13 @@ export async function renderGallery(input: GalleryInput): Promise<Buffer> {
         .raw()
         .toBuffer();
       layers.push({ input: cell, raw: { width: CELL, height: CELL, channels: 3 }, left: LABEL_WIDTH + GAP + c * (CELL + GAP), top });
+      const label = row.captions?.[c];
+      if (label) {
+        const left = LABEL_WIDTH + GAP + c * (CELL + GAP);
+        const text = label.length > 16 ? label.slice(0, 15) + '…' : label;
+        texts.push(`<rect x="${left}" y="${top + CELL - 16}" width="${CELL}" height="16" fill="#ffffff" fill-opacity="0.8"/>`);
+        texts.push(`<text x="${left + 3}" y="${top + CELL - 4}" font-size="11">${escapeHtml(text)}</text>`);
+      }
     }
   }
   input.images.forEach((image, c) => {

@@ -50,6 +50,22 @@ describe('renderGallery', () => {
     expect(at(layout.cellLeft(0) + layout.cell - 3, layout.cellTop(1) + 40)).toEqual([128, 64, 64]);
   });
 
+  it('draws a row\'s per-map captions on a light band at the bottom of each cell', async () => {
+    const base = input();
+    const png = await renderGallery({ ...base, rows: [{ ...base.rows[0], captions: ['colour:red', ''] }] });
+    const { data, info } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
+    const layout = galleryLayout(2, 1);
+    const at = (x: number, y: number) => [...data.subarray((y * info.width + x) * info.channels, (y * info.width + x) * info.channels + 3)];
+    const bandY = layout.cellTop(1) + layout.cell - 2;
+    // Captioned cell: the band (80% white over the map's dark blue (64, 64, 128)) at its right edge, past the text.
+    const [r, g, b] = at(layout.cellLeft(0) + layout.cell - 3, bandY);
+    expect(r).toBeGreaterThan(200);
+    expect(g).toBeGreaterThan(200);
+    expect(b).toBeGreaterThan(200);
+    // Uncaptioned cell: the map, untouched.
+    expect(at(layout.cellLeft(1) + 2, bandY)).toEqual([64, 64, 128]);
+  });
+
   it('goes into the run report as gallery.png and inline in report.html', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gaze-gallery-'));
     const files = await writeRunReport(dir, { experiment: 'g', runId: 'r', configYaml: 'a: 1\n', env: {}, metrics: [], history: [], gallery: input() });

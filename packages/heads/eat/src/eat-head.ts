@@ -5,7 +5,7 @@ import { disposeBatch, type Batch, type Dataset, type DatasetInfo } from '@gaze/
 import { GazeError, Rng, loadWeightMap, normalizePerSample, resize, saveWeightMap, tf } from '@gaze/engine';
 import { crossEntropy, loadClassifier, type Classifier, type Head, type HeadContext, type MapExplainer } from '@gaze/models';
 import type { EatConfig } from './config.js';
-import { textualExplanation } from './text.js';
+import { citedAttributes, textualExplanation } from './text.js';
 
 const FORMAT = 'gaze-head-eat';
 
@@ -174,6 +174,32 @@ export class EatHead implements Head {
   signature(c: number): Float64Array {
     const A = this.attributeNames.length;
     return this.signatureSums.slice(c * A, (c + 1) * A).map((s) => (this.signatureCounts[c] > 0 ? s / this.signatureCounts[c] : 0));
+  }
+
+  /**
+   * One gallery row: per image, the map grounding the first attribute its sentence cites for the
+   * target class (or its most probable attribute when it cites none), captioned with its name.
+   */
+  async galleryRows(x: tf.Tensor4D, targets: tf.Tensor1D, name: string): Promise<{ method: string; maps: Float32Array[]; captions: string[] }[]> {
+    const { logits, attributes } = this.predict(x);
+    const probs = attributes.dataSync();
+    tf.dispose([logits, attributes]);
+    const A = this.attributeNames.length;
+    const chosen = Array.from(targets.dataSync()).map((c, b) => {
+      const p = probs.subarray(b * A, (b + 1) * A);
+      return citedAttributes(p, this.signature(c), { threshold: this.config.threshold, count: 1 })[0] ?? p.indexOf(Math.max(...p));
+    });
+    const maps: Float32Array[] = [];
+    const [h, w] = this.model.inputShape;
+    for (const k of new Set(chosen)) {
+      const m = this.attributeMaps(x, k);
+      const data = m.dataSync() as Float32Array;
+      chosen.forEach((kb, b) => {
+        if (kb === k) maps[b] = data.slice(b * h * w, (b + 1) * h * w);
+      });
+      m.dispose();
+    }
+    return [{ method: `${name} attribute`, maps, captions: chosen.map((k) => this.attributeNames[k]) }];
   }
 
   async describe(batch: Batch, classNames: string[]): Promise<string[]> {

@@ -4,7 +4,7 @@ import { EatHead } from './eat-head.js';
 
 export { EatConfig } from './config.js';
 export { EatHead, attributeLoss, averagePrecision } from './eat-head.js';
-export { textualExplanation } from './text.js';
+export { citedAttributes, textualExplanation } from './text.js';
 
 export const eatHead: HeadFactory<EatConfig> = {
   type: 'eat',

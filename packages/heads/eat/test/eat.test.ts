@@ -92,6 +92,15 @@ describe('EatHead', () => {
     const grounded = head.attributeMaps(batch.images, 0);
     expect(grounded.shape).toEqual([8, 16, 16]);
     tf.dispose([maps, grounded]);
+    const [row] = await head.galleryRows(batch.images, batch.labels, 'eat');
+    expect(row.method).toBe('eat attribute');
+    expect(row.maps).toHaveLength(8);
+    expect(row.captions.every((c) => dataset.info.attributeNames!.includes(c))).toBe(true);
+    // image 0's map is the CAM of the attribute its caption names
+    const k = dataset.info.attributeNames!.indexOf(row.captions[0]);
+    const direct = head.attributeMaps(batch.images, k);
+    expect(Array.from(row.maps[0])).toEqual(Array.from(direct.dataSync().slice(0, 256)));
+    direct.dispose();
     const lines = await head.describe(batch, dataset.info.classNames);
     expect(lines).toHaveLength(8);
     expect(lines[0]).toMatch(/^shapes\/train\/\d+: predicted /);

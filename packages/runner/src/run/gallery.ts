@@ -16,6 +16,7 @@ export async function explainGallery(
   config: ExperimentConfig,
   methods: MethodSource[],
   log: (line: string) => void,
+  extraRows: ((x: tf.Tensor4D, targets: tf.Tensor1D) => Promise<GalleryInput['rows']>)[] = [],
 ): Promise<GalleryInput | undefined> {
   if (methods.length === 0 || config.gallery.images === 0) return undefined;
   const split = dataset.split(config.gallery.split);
@@ -50,6 +51,7 @@ export async function explainGallery(
       explainer.dispose?.();
       log(`${explainer.name}: ${B} maps in ${seconds.toFixed(2)} s`);
     }
+    for (const extra of extraRows) rows.push(...(await extra(batch.images, target)));
     predicted.dispose();
     return { images, rows };
   } finally {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createDataset, disposeBatch, type Dataset, type DatasetInfo } from '@gaze/data';
-import { GazeError, didYouMean, initBackend, isGazeError, resolveBackendRequest, seed as seedRun, writeFileAtomic, type BackendReport, type BackendRequest, type RequestSource } from '@gaze/engine';
+import { GazeError, didYouMean, initBackend, isGazeError, tf, resolveBackendRequest, seed as seedRun, writeFileAtomic, type BackendReport, type BackendRequest, type RequestSource } from '@gaze/engine';
 import { createClassifier, evaluateClassifier, headFactory, restoreCheckpoint, trainClassifier, trainHead, type Classifier, type EpochRecord, type Head, type TrainEvent } from '@gaze/models';
 import { createExplainer } from '@gaze/explainers';
 import { createEvaluator } from '@gaze/metrics';
@@ -251,7 +251,8 @@ async function runOne(loaded: LoadedConfig, planned: PlannedRun, ctx: RunContext
       ...config.explainers.map((entry, i) => ({ name: entry.name ?? entry.type, create: () => createExplainer(entry, { classifier: trainedClassifier, seed: planned.seed, where: `explainers.${i}` }) })),
       ...heads.map(({ name, head }) => ({ name, create: () => head.explainer(name) })),
     ];
-    const gallery = await explainGallery(classifier, dataset, config, methods, say);
+    const extraRows = heads.filter(({ head }) => head.galleryRows).map(({ name, head }) => (x: tf.Tensor4D, targets: tf.Tensor1D) => head.galleryRows!(x, targets, name));
+    const gallery = await explainGallery(classifier, dataset, config, methods, say, extraRows);
     for (const { name, head } of heads) {
       if (!head.describe) continue;
       const lines = await describeFirstImages(head, dataset, config);
