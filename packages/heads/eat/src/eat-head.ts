@@ -135,8 +135,9 @@ export class EatHead implements Head {
       (this.optimizer as unknown as { learningRate: number }).learningRate = options.lr;
       this.optimizer.applyGradients(this.trainableWeights.map((v) => ({ name: v.name, tensor: grads[v.name] })));
     });
-    const [loss, ce, bce] = parts.map((p) => p.dataSync()[0]);
-    tf.dispose(parts);
+    const stacked = tf.stack(parts);
+    const [loss, ce, bce] = stacked.dataSync();
+    tf.dispose([stacked, ...parts]);
     if (!Number.isFinite(loss)) throw new GazeError(`the eat loss became ${loss}`, { hint: 'lower heads.<i>.train.lr' });
     return { loss, ce, attributes: bce };
   }

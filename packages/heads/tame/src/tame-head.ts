@@ -89,9 +89,6 @@ export class TameHead implements Head {
         parts.push(...[loss.ce, loss.area, loss.tv].map((p) => tf.keep(p.clone())));
         return loss.total;
       }, this.trainableWeights);
-      if (!Number.isFinite(value.dataSync()[0])) {
-        throw new GazeError(`the TAME loss became ${value.dataSync()[0]}`, { hint: 'lower heads.<i>.train.lr (the one-cycle maximum), or check the classifier for NaN weights' });
-      }
       parts.unshift(tf.keep(value));
       // The reference's two parameter groups: weights with coupled weight decay, biases at twice the rate without.
       const decay = this.config.train.weightDecay;
@@ -104,8 +101,13 @@ export class TameHead implements Head {
       this.optimizer.setLearningRate(options.lr);
       this.optimizer.applyGradients(adjusted);
     });
-    const [loss, ce, area, tv] = parts.map((p) => p.dataSync()[0]);
-    tf.dispose(parts);
+    // One read-back for the four numbers (each dataSync waits for the step).
+    const stacked = tf.stack(parts);
+    const [loss, ce, area, tv] = stacked.dataSync();
+    tf.dispose([stacked, ...parts]);
+    if (!Number.isFinite(loss)) {
+      throw new GazeError(`the TAME loss became ${loss}`, { hint: 'lower heads.<i>.train.lr (the one-cycle maximum), or check the classifier for NaN weights' });
+    }
     return { loss, ce, area, tv };
   }
 
