@@ -179,6 +179,29 @@ gallery: {images: 2}`;
     expect(readFileSync(join(runDir, 'report.md'), 'utf8')).toMatch(/eat: shapes\/test\/0: predicted /);
   });
 
+  it('resumes a run interrupted in head training to the same head metrics as an uninterrupted one', async () => {
+    const extra = `heads: [{type: tame, train: {epochs: 2, batchSize: 16, lr: 0.01}}]
+evaluation: [{type: ad-ic}]
+evaluationSet: {images: 8, batchSize: 8, bootstrap: 0}
+gallery: {images: 0}`;
+    const straight = await runExperiment(await loadExperimentConfigWithHeads(tinyConfig(outRoot(), extra)));
+    const out = outRoot();
+    const config = tinyConfig(out, extra);
+    const controller = new AbortController();
+    const first = await runExperiment(await loadExperimentConfigWithHeads(config), {
+      signal: controller.signal,
+      onEvent: (e) => {
+        if (e.type === 'log' && e.line.startsWith('head tame: epoch 1/2')) controller.abort();
+      },
+    });
+    expect(first.runs[0].status).toBe('interrupted');
+    const resumed = await runExperiment(await loadExperimentConfigWithHeads(config), { resume: true });
+    expect(resumed.runs[0].runId).toBe(first.runs[0].runId);
+    const rows = (runDir: string) => readMetricsCsv(join(runDir, 'metrics.csv')).filter((m) => m.method === 'tame');
+    expect(rows(resumed.runs[0].runDir).length).toBeGreaterThan(0);
+    expect(rows(resumed.runs[0].runDir)).toEqual(rows(straight.runs[0].runDir));
+  });
+
   it('says which head type is unknown, where', async () => {
     const error = (await loadExperimentConfigWithHeads(tinyConfig(outRoot(), 'heads: [{type: tamee}]')).catch((e: unknown) => e)) as ConfigError;
     expect(error).toBeInstanceOf(ConfigError);
