@@ -4,7 +4,8 @@ import * as wasm from '@tensorflow/tfjs-backend-wasm';
 import { GazeError } from './errors.js';
 import { tf } from './tf.js';
 import { locateWasmFiles } from './wasm/locate-wasm-files.js';
-import { gpuDevicePresent, registerWebgpuBackend, WebgpuUnavailableError } from './webgpu.js';
+import { NotInstalledError, importOptional } from './optional-import.js';
+import { gpuDevicePresent, registerWebgpuBackend } from './webgpu.js';
 import { engineKernelsFor, nativeKernelStatus, registerEngineKernels, type EngineKernel } from './kernels/register.js';
 
 export const BACKEND_REQUESTS = ['auto', 'tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
@@ -136,7 +137,7 @@ async function activate(backend: BackendName): Promise<{ threads: number; simd: 
   switch (backend) {
     case 'tensorflow-gpu':
     case 'tensorflow': {
-      await importNative(NATIVE_PACKAGES[backend]);
+      await importOptional(NATIVE_PACKAGES[backend]);
       await setTfjsBackend('tensorflow');
       return { threads: availableParallelism(), simd: true, detail: `${NATIVE_PACKAGES[backend]} loaded` };
     }
@@ -171,22 +172,6 @@ async function setTfjsBackend(name: string): Promise<void> {
   await tf.ready();
 }
 
-class NotInstalledError extends Error {}
-
-async function importNative(pkg: string): Promise<void> {
-  try {
-    // A variable specifier: these packages are optional and usually absent at typecheck time.
-    const specifier: string = pkg;
-    await import(specifier);
-  } catch (error) {
-    const code = (error as { code?: string }).code;
-    if ((code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && String(error).includes(pkg)) {
-      throw new NotInstalledError(`${pkg} is not installed`);
-    }
-    throw error;
-  }
-}
-
 function shortReason(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   return message.split('\n')[0].slice(0, 200);
@@ -212,7 +197,7 @@ function asBackendError(backend: BackendName, source: RequestSource, error: unkn
     });
   }
   if (backend === 'webgpu') {
-    const missing = error instanceof WebgpuUnavailableError && / is not installed$/.test(error.message);
+    const missing = error instanceof NotInstalledError;
     return new GazeError(`backend 'webgpu' is not available: ${shortReason(error)}`, {
       where: source,
       hint: missing

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { importOptional } from './optional-import.js';
 import { tf } from './tf.js';
 
 /**
@@ -29,19 +30,6 @@ const GPU_DEVICE_FILES = ['/dev/nvidia0', '/dev/dri'];
 /** Whether this machine shows a GPU device node (what `auto` checks before trying webgpu). */
 export function gpuDevicePresent(): boolean {
   return GPU_DEVICE_FILES.some((f) => existsSync(f));
-}
-
-async function importOptional<T>(name: string): Promise<T> {
-  try {
-    const specifier: string = name; // optional: may be absent at typecheck time
-    return (await import(specifier)) as T;
-  } catch (error) {
-    const code = (error as { code?: string }).code;
-    if ((code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && String(error).includes(name)) {
-      throw new WebgpuUnavailableError(`${name} is not installed`);
-    }
-    throw error;
-  }
 }
 
 let registered: string | undefined;

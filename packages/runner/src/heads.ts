@@ -1,4 +1,4 @@
-import { GazeError } from '@gaze/engine';
+import { GazeError, NotInstalledError, importOptional } from '@gaze/engine';
 import { headFactory, headTypes } from '@gaze/models';
 import { composeConfig } from './config/compose.js';
 import { loadExperimentConfig, type LoadedConfig } from './config/load-config.js';
@@ -25,12 +25,9 @@ export async function importHeads(types: Iterable<string>): Promise<void> {
   for (const type of new Set(types)) {
     if (headTypes().includes(type) || !/^[a-z0-9][a-z0-9-]*$/.test(type)) continue;
     try {
-      const specifier: string = headPackage(type);
-      await import(specifier);
+      await importOptional(headPackage(type));
     } catch (error) {
-      const code = (error as { code?: string }).code;
-      const missing = (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && String(error).includes(headPackage(type));
-      if (!missing) throw new GazeError(`head package ${headPackage(type)} failed to load: ${(error as Error).message}`, { hint: `fix packages/heads/${type}, then \`npm test -w ${headPackage(type)}\``, cause: error });
+      if (!(error instanceof NotInstalledError)) throw new GazeError(`head package ${headPackage(type)} failed to load: ${(error as Error).message}`, { hint: `fix packages/heads/${type}, then \`npm test -w ${headPackage(type)}\``, cause: error });
     }
   }
 }
