@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { initBackend, tf } from '@gaze/engine';
 import { parseCsv, readMetricsCsv } from '@gaze/report';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, listRuns, loadExperimentConfig, loadExperimentConfigWithHeads, runExperiment, type RunnerEvent } from '../../src/index.js';
+import { ConfigError, importHeads, listRuns, loadExperimentConfig, loadExperimentConfigWithHeads, runExperiment, type RunnerEvent } from '../../src/index.js';
 
 const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
 
@@ -203,6 +203,7 @@ gallery: {images: 0}`;
   });
 
   it('says which head type is unknown, where', async () => {
+    await importHeads(['tame']); // the did-you-mean comes from the loaded heads, whatever ran before
     const error = (await loadExperimentConfigWithHeads(tinyConfig(outRoot(), 'heads: [{type: tamee}]')).catch((e: unknown) => e)) as ConfigError;
     expect(error).toBeInstanceOf(ConfigError);
     expect(error.problems[0].where).toMatch(/tiny\.yaml:5:16 heads\.0\.type$/);
