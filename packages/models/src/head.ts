@@ -31,6 +31,12 @@ export interface Head {
   readonly schedule: { epochs: number; batchSize: number; lr: number };
   /** One optimizer step on a batch at learning rate `lr`; returns its losses (the total as `loss`). */
   trainStep(batch: Batch, options: { lr: number }): Promise<Record<string, number>>;
+  /**
+   * Called after each training epoch, before its checkpoint, with the dataset: where a head with
+   * phases switches (EAN searches its connections on the validation split here). Lines it
+   * returns are reported.
+   */
+  afterEpoch?(epoch: number, dataset: Dataset): Promise<string[] | void>;
   /** Its maps as an explainer named `name`. */
   explainer(name: string): MapExplainer;
   /** Writes the head's weights (and optimizer state) to `dir`, atomically. */

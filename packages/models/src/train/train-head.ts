@@ -12,7 +12,9 @@ export type HeadTrainEvent =
   | { type: 'start'; head: string; epochs: number; stepsPerEpoch: number; firstEpoch: number }
   | { type: 'resume'; head: string; fromEpoch: number; checkpoint: string }
   | { type: 'step'; head: string; epoch: number; step: number; steps: number; losses: Record<string, number>; lr: number }
-  | { type: 'epoch'; head: string; record: HeadEpochRecord };
+  | { type: 'epoch'; head: string; record: HeadEpochRecord }
+  /** What the head's afterEpoch reported (e.g. a search result). */
+  | { type: 'note'; head: string; epoch: number; lines: string[] };
 
 /** One epoch of head training: the mean of each loss the head reports. */
 export interface HeadEpochRecord {
@@ -95,6 +97,8 @@ export async function trainHead(head: Head, dataset: Dataset, options: HeadTrain
         disposeBatch(batch);
       }
     }
+    const lines = await head.afterEpoch?.(epoch, dataset);
+    if (lines && lines.length > 0) options.onEvent?.({ type: 'note', head: options.name, epoch, lines });
     const record: HeadEpochRecord = {
       epoch,
       losses: Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / steps])),
