@@ -16,6 +16,12 @@ export interface AttentionResnetSpec {
   /** Output channels per stage (resnet-small's `channels`). */
   channels: number[];
   blocksPerStage: number;
+  /**
+   * The stride of each stage's first block; default resnet-small's (1, then 2). A 1 where
+   * resnet-small has 2 keeps that stage at the previous resolution (BR-NPA's higher-resolution
+   * student); conv kernels do not depend on the stride, so weights copy across by name.
+   */
+  strides?: number[];
   mean: number[];
   std: number[];
   unit: AttentionUnit;
@@ -184,7 +190,7 @@ function buildGraph(spec: AttentionResnetSpec, gated: boolean) {
     if (spec.share === 'stage') unit = makeUnit(`stage${s + 1}_attention`, filters);
     for (let b = 1; b <= spec.blocksPerStage; b++) {
       const name = `stage${s + 1}_block${b}`;
-      const strides = s > 0 && b === 1 ? 2 : 1;
+      const strides = b === 1 ? (spec.strides?.[s] ?? (s > 0 ? 2 : 1)) : 1;
       let r = apply(relu(`${name}_relu1`), apply(bn(`${name}_bn1`), apply(conv(`${name}_conv1`, filters, 3, strides), x)));
       r = apply(bn(`${name}_bn2`), apply(conv(`${name}_conv2`, filters, 3, 1), r));
       if (unit && (gated || connections[index])) {

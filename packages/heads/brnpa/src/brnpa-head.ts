@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Batch, Dataset } from '@gaze/data';
+import { attentionResnet, copyWeightsByName, networkShape } from '@gaze/shared-attention';
 import { GazeError, Rng, loadWeightMap, normalizePerSample, resize, saveWeightMap, tf } from '@gaze/engine';
 import {
   correctCount,
@@ -14,6 +15,7 @@ import {
   type ForwardOptions,
   type Head,
   type HeadContext,
+  type LayersClassifier,
   type MapExplainer,
   type TrainOptimizer,
 } from '@gaze/models';
@@ -121,9 +123,14 @@ export class BrnpaClassifier implements Classifier {
  */
 export class BrnpaHead implements Head {
   readonly type = 'brnpa';
-  readonly network: BrnpaClassifier;
-  private readonly optimizer: TrainOptimizer;
+  /** The network being trained and explained: the low-resolution one, then (with highResolution) the student. */
+  network: BrnpaClassifier;
+  /** With highResolution, once distillation has started: the frozen low-resolution network. */
+  teacher: BrnpaClassifier | undefined;
+  private optimizer: TrainOptimizer;
   private trainable: tf.Variable[] | undefined;
+  private readonly where: string;
+  private readonly seed: number;
 
   static async create(classifier: Classifier, config: BrnpaConfig, context: HeadContext): Promise<BrnpaHead> {
     const tap = config.tap ?? classifier.taps[classifier.taps.length - 1];
@@ -154,8 +161,47 @@ export class BrnpaHead implements Head {
     const kernel = tf.variable(init, true);
     init.dispose();
     this.network = new BrnpaClassifier(copy, tap, kernel, config);
-    const t = config.train;
-    this.optimizer = createTrainOptimizer({ optimizer: 'sgd', lr: t.lr, momentum: t.momentum, nesterov: false, weightDecay: t.weightDecay });
+    this.optimizer = this.newOptimizer();
+    this.where = context.where;
+    this.seed = context.seed;
+    if (config.highResolution) this.studentSpec(); // fail at creation, not after training, when the backbone cannot be made finer
+  }
+
+  private newOptimizer(): TrainOptimizer {
+    const t = this.config.train;
+    return createTrainOptimizer({ optimizer: 'sgd', lr: t.lr, momentum: t.momentum, nesterov: false, weightDecay: t.weightDecay });
+  }
+
+  /** The student's architecture: the network's resnet-small with the last `stages` stages at stride 1. */
+  private studentSpec() {
+    const backbone = this.network.backbone;
+    const shape = networkShape(backbone, {}, `${this.where}.highResolution`);
+    const stages = this.config.highResolution!.stages;
+    if (stages > shape.channels.length) {
+      throw new GazeError(`highResolution.stages is ${stages} but the network has ${shape.channels.length} stages`, { where: `${this.where}.highResolution.stages` });
+    }
+    const strides = shape.channels.map((_, s) => (s >= shape.channels.length - stages ? 1 : s > 0 ? 2 : 1));
+    return { inputShape: backbone.inputShape, numClasses: backbone.numClasses, seed: this.seed, ...shape, strides, unit: 'none' as const, share: 'stage' as const, reduction: 1 };
+  }
+
+  /** Starts distillation: the current network becomes the frozen teacher of a finer student with its weights. */
+  private startDistillation(): string[] {
+    const student = attentionResnet(this.studentSpec());
+    copyWeightsByName((this.network.backbone as LayersClassifier).model, student.model);
+    const initial = this.network.kernel.clone();
+    const kernel = tf.variable(initial, true);
+    initial.dispose();
+    this.teacher = this.network;
+    this.network = new BrnpaClassifier(student, this.tap, kernel, this.config);
+    this.trainable = undefined;
+    this.optimizer.dispose();
+    this.optimizer = this.newOptimizer();
+    const size = (c: Classifier) => tf.tidy(() => c.features(tf.zeros([1, ...c.inputShape]) as tf.Tensor4D, [this.tap])[this.tap].shape.slice(1, 3).join('x'));
+    return [`higher resolution: distilling into a student whose ${this.tap} is ${size(student)} (the network's: ${size(this.teacher.backbone)})`];
+  }
+
+  async afterEpoch(epoch: number): Promise<string[]> {
+    return this.config.highResolution && epoch === this.config.train.epochs && !this.teacher ? this.startDistillation() : [];
   }
 
   /** The variables the loss reaches: the backbone up to the tap and the linear layer (not the copy's unused classifier head). */
@@ -170,18 +216,29 @@ export class BrnpaHead implements Head {
   }
 
   get schedule(): { epochs: number; batchSize: number; lr: number } {
-    return this.config.train;
+    const t = this.config.train;
+    return { epochs: t.epochs + (this.config.highResolution?.epochs ?? 0), batchSize: t.batchSize, lr: t.lr };
   }
 
   async trainStep(batch: Batch, options: { lr: number }): Promise<Record<string, number>> {
     const trainable = this.trainableWeights;
     let stats: tf.Tensor | undefined;
+    const distill = this.teacher && this.config.highResolution;
+    const teacherLogits = distill ? this.teacher!.logits(batch.images) : undefined;
     const { value, grads } = tf.variableGrads(() => {
       const logits = this.network.logits(batch.images, { training: true });
-      const loss = crossEntropy(logits, batch.labels);
+      let loss = crossEntropy(logits, batch.labels);
+      if (distill) {
+        // alpha * T^2 * KL(softmax(zT/T) || softmax(zS/T)), batch mean, + (1 - alpha) * CE
+        const t = distill.temperature;
+        const target = tf.softmax(tf.div(teacherLogits!, t));
+        const kl = tf.div(tf.sum(tf.mul(target, tf.sub(tf.log(tf.add(target, 1e-12)), tf.logSoftmax(tf.div(logits, t))))), logits.shape[0]);
+        loss = tf.add(tf.mul(kl, distill.alpha * t * t), tf.mul(loss, 1 - distill.alpha)) as tf.Scalar;
+      }
       stats = tf.keep(tf.stack([loss, correctCount(logits, batch.labels)]));
       return loss;
     }, trainable);
+    teacherLogits?.dispose();
     try {
       const [loss, correct] = await stats!.data();
       if (!Number.isFinite(loss)) throw new GazeError(`the brnpa loss became ${loss}`, { hint: "lower the head's train.lr" });
@@ -263,10 +320,11 @@ export class BrnpaHead implements Head {
   async save(dir: string): Promise<void> {
     const weights: Record<string, tf.Tensor> = {};
     this.network.weights.forEach((v, i) => (weights[`model/${i}`] = v));
+    this.teacher?.weights.forEach((v, i) => (weights[`teacher/${i}`] = v));
     const { tensors, owned } = await this.optimizer.state();
     tensors.forEach((t, i) => (weights[`optimizer/${i}`] = t.tensor));
     try {
-      await saveWeightMap(dir, weights, { format: FORMAT, tap: this.tap, parts: this.config.parts, slots: tensors.map((t) => t.name) });
+      await saveWeightMap(dir, weights, { format: FORMAT, tap: this.tap, parts: this.config.parts, distilling: this.teacher !== undefined, slots: tensors.map((t) => t.name) });
     } finally {
       tf.dispose(owned);
     }
@@ -275,11 +333,13 @@ export class BrnpaHead implements Head {
   async load(dir: string): Promise<void> {
     const { weights, metadata } = await loadWeightMap(dir);
     try {
+      if (metadata.distilling === true && this.config.highResolution && !this.teacher) this.startDistillation();
       const fits = this.network.weights.every((v, i) => weights[`model/${i}`]?.shape.join() === v.shape.join());
       if (metadata.format !== FORMAT || metadata.tap !== this.tap || metadata.parts !== this.config.parts || !fits) {
         throw new GazeError(`${dir} does not hold this brnpa head (tap ${this.tap}, ${this.config.parts} parts)`, { where: dir, hint: 'load it with the config it was trained with' });
       }
       this.network.weights.forEach((v, i) => v.assign(weights[`model/${i}`]));
+      this.teacher?.weights.forEach((v, i) => v.assign(weights[`teacher/${i}`]));
       const slots = (metadata.slots as string[] | undefined) ?? [];
       await this.optimizer.restore(slots.map((name, i) => ({ name, tensor: weights[`optimizer/${i}`] })));
     } finally {
@@ -290,5 +350,6 @@ export class BrnpaHead implements Head {
   dispose(): void {
     this.optimizer.dispose();
     this.network.dispose();
+    this.teacher?.dispose();
   }
 }

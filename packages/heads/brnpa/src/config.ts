@@ -19,6 +19,22 @@ export const BrnpaConfig = z.strictObject({
    * norm), or the `first` (most active) part, which is what the reference's metrics score.
    */
   explain: z.enum(['sum', 'first']).default('sum'),
+  /**
+   * The paper's second step, higher resolution by distillation: after `train.epochs`, a student
+   * copy of the network whose last `stages` stages keep their input resolution (stride 1; the
+   * run's backbone must be resnet-small) takes the network's weights and learns for `epochs` more
+   * to match its class distribution: `alpha * T^2 * KL(teacher || student) + (1 - alpha) * CE` at
+   * temperature T (the reference's defaults: alpha 1, T 1). The student's finer maps are then the
+   * explanations.
+   */
+  highResolution: z
+    .strictObject({
+      epochs: z.int().min(1).default(4),
+      stages: z.int().min(1).default(1),
+      temperature: z.number().positive().default(1),
+      alpha: z.number().min(0).max(1).default(1),
+    })
+    .optional(),
   /** The copy of the classifier and the linear layer train jointly: SGD with momentum, one-cycle. */
   train: z
     .strictObject({

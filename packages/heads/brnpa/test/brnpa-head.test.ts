@@ -97,3 +97,44 @@ describe('BrnpaHead', () => {
     [a, b, other].forEach((h) => h.dispose());
   });
 });
+
+describe('BrnpaHead with highResolution', () => {
+  it('distils into a finer student after train.epochs: teacher frozen, loss the KL to it, resumable', async () => {
+    const { trainHead } = await import('@gaze/models');
+    const config = { train: { epochs: 1, batchSize: 16, lr: 0.02 }, highResolution: { epochs: 1 } };
+    const head = await make(config);
+    expect(head.schedule.epochs).toBe(2);
+    const dir = mkdtempSync(join(tmpdir(), 'gaze-brnpa-hr-'));
+    const notes: string[] = [];
+    await trainHead(head, dataset, { name: 'brnpa', seed: 0, checkpointDir: dir, onEvent: (e) => e.type === 'note' && notes.push(...e.lines) });
+    expect(notes).toEqual(['higher resolution: distilling into a student whose stage2 is 16x16 (the network\'s: 8x8)']);
+    expect(head.teacher).toBeDefined();
+    expect(head.partMaps(batch.images).shape).toEqual([16, 3, 16, 16]);
+
+    // One more step: the loss is KL(teacher || student) (alpha 1, T 1), and the teacher does not move.
+    const teacherBefore = head.teacher!.weights.map((w) => Array.from(w.dataSync()));
+    const expected = tf.tidy(() => {
+      const p = tf.softmax(head.teacher!.logits(batch.images));
+      const logQ = tf.logSoftmax(head.network.logits(batch.images, { training: true }));
+      return tf.div(tf.sum(tf.mul(p, tf.sub(tf.log(p), logQ))), 16).dataSync()[0];
+    });
+    const { loss } = await head.trainStep(batch, { lr: 0.01 });
+    expect(loss).toBeCloseTo(expected, 4);
+    head.teacher!.weights.forEach((w, i) => expect(Array.from(w.dataSync())).toEqual(teacherBefore[i]));
+
+    const again = await make(config, 2);
+    await again.load(join(dir, 'last', 'head'));
+    expect(again.teacher).toBeDefined();
+    const [a, b] = [head.teacher!.logits(batch.images), again.teacher!.logits(batch.images)];
+    expect(Array.from(b.dataSync())).toEqual(Array.from(a.dataSync()));
+    tf.dispose([a, b]);
+    head.dispose();
+    again.dispose();
+  });
+
+  it('needs a resnet-small run backbone to make finer', async () => {
+    const vgg = await createClassifier({ type: 'vgg-small', channels: [4] }, { inputShape: [16, 16, 3], numClasses: 3, seed: 0 });
+    await expect(BrnpaHead.create(vgg, BrnpaConfig.parse({ highResolution: {} }), { seed: 0, where: 'heads.3' })).rejects.toThrow(/resnet-small/);
+    vgg.dispose();
+  });
+});
