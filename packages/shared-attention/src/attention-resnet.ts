@@ -2,7 +2,7 @@ import { GazeError, tf } from '@gaze/engine';
 import { BATCH_NORM, CLASSIFIER_FORMAT_VERSION, LayersClassifier, apply, seededInit, type SeededInit } from '@gaze/models';
 
 /**
- * The shared attention module of DIA (Huang et al., "DIANet", AAAI 2020) and EAN (Huang et al.
+ * The shared attention module of DIA (Huang et al., "DIANet", AAAI 2020) and EAN (Huang et al.,
  * 2020): `lstm` is DIA's modified LSTM cell, `se` a squeeze-and-excitation unit, `none` no module.
  */
 export type AttentionUnit = 'lstm' | 'se' | 'none';

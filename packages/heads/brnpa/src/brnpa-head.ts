@@ -115,7 +115,7 @@ export class BrnpaClassifier implements Classifier {
 }
 
 /**
- * BR-NPA (Gomez, Ling, Mouchère, "BR-NPA: A Non-Parametric High-Resolution Attention Model to
+ * BR-NPA (Gomez, Ling, Fréour, Mouchère, "BR-NPA: A Non-Parametric High-Resolution Attention Model to
  * improve the Interpretability of Attention", Pattern Recognition 2022) on a copy of the run's
  * classifier: the copy's features at one tap go through the non-parametric part attention, whose
  * part vectors feed a new linear layer; copy and layer train jointly. The explanations are the

@@ -41,12 +41,12 @@ export interface SearchResult {
 }
 
 /**
- * EAN (Huang et al., "Efficient Attention Network: Accelerate Attention by Searching Where to Plug",
- * 2020) on resnet-small: a supernet with the shared module behind a gate at every block trains
- * under a uniformly random scheme per batch; a REINFORCE policy then searches which blocks to
- * connect (reward: validation accuracy minus a cost per connection) and the chosen network is
- * fine-tuned from the supernet's weights. Like DIA it trains its own network, and its maps
- * explain that network.
+ * EAN (Huang, Liang, Liang, He, Yang, "Efficient Attention Network", arXiv 2011.14058) on
+ * resnet-small: a supernet with the shared module behind a gate at every block trains under a
+ * uniformly random scheme per batch; a REINFORCE policy then searches which blocks to connect
+ * (reward: validation accuracy minus a cost per connection) and the chosen network is fine-tuned
+ * from the supernet's weights. Like DIA it trains its own network, and its maps explain that
+ * network.
  */
 export class EanHead implements Head {
   readonly type = 'ean';
