@@ -228,8 +228,8 @@ async function runOne(loaded: LoadedConfig, planned: PlannedRun, ctx: RunContext
           } else if (event.type === 'step' && (event.step === event.steps || event.step % 50 === 0)) {
             log({ type: 'head-step', head: name, epoch: event.epoch, step: event.step, steps: event.steps, ...event.losses, lr: event.lr });
           } else if (event.type === 'note') {
+            // Printed as it happens; what a head wants in the report it says in describe().
             for (const line of event.lines) say(`head ${name}: ${line}`);
-            notes.push(...event.lines.map((line) => `head ${name}: ${line}`));
           } else if (event.type === 'start') {
             say(`head ${name}: training ${event.epochs} epoch(s) of ${event.stepsPerEpoch} steps${event.firstEpoch > 1 ? `, from epoch ${event.firstEpoch}` : ''}`);
           }

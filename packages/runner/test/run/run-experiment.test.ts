@@ -179,6 +179,41 @@ gallery: {images: 2}`;
     expect(readFileSync(join(runDir, 'report.md'), 'utf8')).toMatch(/eat: shapes\/test\/0: predicted /);
   });
 
+  it('trains the heads that change the network (dia, ean with its search, brnpa) and scores each against its own network', async () => {
+    const out = outRoot();
+    const file = join(tempDir('gaze-run-'), 'networks.yaml');
+    writeFileSync(
+      file,
+      `experiment: {name: networks, seed: 3, backend: wasm, output: ${JSON.stringify(out)}}
+dataset: {type: shapes, size: 16, classes: 2, distractors: 1, splits: {train: 32, val: 16, test: 16}}
+backbone: {type: resnet-small, channels: [4, 8], blocksPerStage: 2}
+train: {epochs: 1, batchSize: 16, lr: 0.01}
+heads:
+  - {type: dia, train: {epochs: 1, batchSize: 16}}
+  - {type: ean, search: {afterEpoch: 1, steps: 3, samples: 2, images: 16}, train: {epochs: 2, batchSize: 16}}
+  - {type: brnpa, parts: 2, train: {epochs: 1, batchSize: 16}}
+evaluation: [{type: deletion, steps: 8}, {type: pointing-game}]
+evaluationSet: {images: 4, batchSize: 4, bootstrap: 20}
+gallery: {images: 2}
+`,
+    );
+    const outcome = await runExperiment(await loadExperimentConfigWithHeads(file));
+    const { runDir, status } = outcome.runs[0];
+    expect(status).toBe('finished');
+    const metrics = readMetricsCsv(join(runDir, 'metrics.csv'));
+    const value = (method: string, metric: string) => metrics.find((m) => m.method === method && m.metric === metric)?.value;
+    for (const method of ['dia', 'ean', 'brnpa']) {
+      expect(value(method, 'accuracy'), method).toBeGreaterThanOrEqual(0);
+      for (const metric of ['deletion_auc', 'pointing_game']) expect(value(method, metric), `${method} ${metric}`).toBeDefined();
+    }
+    expect(value('dia', 'attention_parameters')).toBeGreaterThan(0);
+    expect(value('ean', 'connected_blocks')).toBeLessThanOrEqual(4);
+    expect(value('brnpa', 'attention_parameters')).toBe(0);
+    const report = readFileSync(join(runDir, 'report.md'), 'utf8');
+    expect(report.match(/ean: searched connections [01]{2} \S*\| [01]{2} \(\d of 4 blocks/g)).toHaveLength(1);
+    expect(report).toContain('brnpa part 2');
+  });
+
   it('resumes a run interrupted in head training to the same head metrics as an uninterrupted one', async () => {
     const extra = `heads: [{type: tame, train: {epochs: 2, batchSize: 16, lr: 0.01}}]
 evaluation: [{type: ad-ic}]
