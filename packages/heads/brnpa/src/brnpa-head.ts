@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Batch, Dataset } from '@gaze/data';
 import { attentionResnet, copyWeightsByName, networkShape } from '@gaze/shared-attention';
-import { GazeError, Rng, loadWeightMap, normalizePerSample, resize, saveWeightMap, tf } from '@gaze/engine';
+import { GazeError, Rng, normalizePerSample, resize, tf } from '@gaze/engine';
 import {
   correctCount,
   createTrainOptimizer,
@@ -11,6 +11,8 @@ import {
   decayedVariables,
   evaluateClassifier,
   loadClassifier,
+  loadNetworkState,
+  saveNetworkState,
   type Classifier,
   type ForwardOptions,
   type Head,
@@ -318,32 +320,21 @@ export class BrnpaHead implements Head {
   }
 
   async save(dir: string): Promise<void> {
-    const weights: Record<string, tf.Tensor> = {};
-    this.network.weights.forEach((v, i) => (weights[`model/${i}`] = v));
-    this.teacher?.weights.forEach((v, i) => (weights[`teacher/${i}`] = v));
-    const { tensors, owned } = await this.optimizer.state();
-    tensors.forEach((t, i) => (weights[`optimizer/${i}`] = t.tensor));
-    try {
-      await saveWeightMap(dir, weights, { format: FORMAT, tap: this.tap, parts: this.config.parts, distilling: this.teacher !== undefined, slots: tensors.map((t) => t.name) });
-    } finally {
-      tf.dispose(owned);
-    }
+    const groups = { model: this.network.weights, ...(this.teacher ? { teacher: this.teacher.weights } : {}) };
+    await saveNetworkState(dir, groups, this.optimizer, { format: FORMAT, tap: this.tap, parts: this.config.parts, distilling: this.teacher !== undefined });
   }
 
   async load(dir: string): Promise<void> {
-    const { weights, metadata } = await loadWeightMap(dir);
+    const state = await loadNetworkState(dir);
     try {
+      const { metadata } = state;
       if (metadata.distilling === true && this.config.highResolution && !this.teacher) this.startDistillation();
-      const fits = this.network.weights.every((v, i) => weights[`model/${i}`]?.shape.join() === v.shape.join());
-      if (metadata.format !== FORMAT || metadata.tap !== this.tap || metadata.parts !== this.config.parts || !fits) {
+      if (metadata.format !== FORMAT || metadata.tap !== this.tap || metadata.parts !== this.config.parts || !state.fits('model', this.network.weights)) {
         throw new GazeError(`${dir} does not hold this brnpa head (tap ${this.tap}, ${this.config.parts} parts)`, { where: dir, hint: 'load it with the config it was trained with' });
       }
-      this.network.weights.forEach((v, i) => v.assign(weights[`model/${i}`]));
-      this.teacher?.weights.forEach((v, i) => v.assign(weights[`teacher/${i}`]));
-      const slots = (metadata.slots as string[] | undefined) ?? [];
-      await this.optimizer.restore(slots.map((name, i) => ({ name, tensor: weights[`optimizer/${i}`] })));
+      await state.restore({ model: this.network.weights, ...(this.teacher ? { teacher: this.teacher.weights } : {}) }, this.optimizer);
     } finally {
-      tf.dispose(Object.values(weights));
+      state.dispose();
     }
   }
 

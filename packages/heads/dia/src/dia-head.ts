@@ -1,5 +1,5 @@
 import type { Batch, Dataset } from '@gaze/data';
-import { GazeError, loadWeightMap, normalizePerSample, resize, saveWeightMap, tf } from '@gaze/engine';
+import { GazeError, normalizePerSample, resize, tf } from '@gaze/engine';
 import {
   LayersClassifier,
   correctCount,
@@ -7,6 +7,8 @@ import {
   crossEntropy,
   decayedVariables,
   evaluateClassifier,
+  loadNetworkState,
+  saveNetworkState,
   type Classifier,
   type Head,
   type HeadContext,
@@ -108,29 +110,18 @@ export class DiaHead implements Head {
   }
 
   async save(dir: string): Promise<void> {
-    const weights: Record<string, tf.Tensor> = {};
-    this.model.weights.forEach((v, i) => (weights[`model/${i}`] = v));
-    const { tensors, owned } = await this.optimizer.state();
-    tensors.forEach((t, i) => (weights[`optimizer/${i}`] = t.tensor));
-    try {
-      await saveWeightMap(dir, weights, { format: FORMAT, unit: this.config.unit, weights: this.model.weights.length, slots: tensors.map((t) => t.name) });
-    } finally {
-      tf.dispose(owned);
-    }
+    await saveNetworkState(dir, { model: this.model.weights }, this.optimizer, { format: FORMAT, unit: this.config.unit });
   }
 
   async load(dir: string): Promise<void> {
-    const { weights, metadata } = await loadWeightMap(dir);
+    const state = await loadNetworkState(dir);
     try {
-      const fits = this.model.weights.every((v, i) => weights[`model/${i}`]?.shape.join() === v.shape.join());
-      if (metadata.format !== FORMAT || metadata.unit !== this.config.unit || metadata.weights !== this.model.weights.length || !fits) {
+      if (state.metadata.format !== FORMAT || state.metadata.unit !== this.config.unit || !state.fits('model', this.model.weights)) {
         throw new GazeError(`${dir} does not hold this dia network (unit ${this.config.unit})`, { where: dir, hint: 'load it with the config it was trained with' });
       }
-      this.model.weights.forEach((v, i) => v.assign(weights[`model/${i}`]));
-      const slots = (metadata.slots as string[] | undefined) ?? [];
-      await this.optimizer.restore(slots.map((name, i) => ({ name, tensor: weights[`optimizer/${i}`] })));
+      await state.restore({ model: this.model.weights }, this.optimizer);
     } finally {
-      tf.dispose(Object.values(weights));
+      state.dispose();
     }
   }
 

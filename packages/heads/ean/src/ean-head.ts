@@ -1,5 +1,5 @@
 import { disposeBatch, type Batch, type Dataset } from '@gaze/data';
-import { GazeError, Rng, loadWeightMap, normalizePerSample, resize, saveWeightMap, tf } from '@gaze/engine';
+import { GazeError, Rng, normalizePerSample, resize, tf } from '@gaze/engine';
 import {
   ATTENTION_TAP,
   attentionParameterCount,
@@ -19,6 +19,8 @@ import {
   crossEntropy,
   decayedVariables,
   evaluateClassifier,
+  loadNetworkState,
+  saveNetworkState,
   type Classifier,
   type Head,
   type HeadContext,
@@ -244,48 +246,41 @@ export class EanHead implements Head {
     return this.search ? searchLines(this.search, this.spec.blocksPerStage) : [`connections ${connectionPattern(this.policy.best(), this.spec.blocksPerStage)} (P(connect) ${fmt(this.policy.probabilities())})`];
   }
 
+  /** The variables of the supernet, or of the chosen network once there is one. */
+  private modelVariables(): tf.Variable[] {
+    return this.network ? this.network.weights : this.supernet!.weights.map((w) => w.read() as tf.Variable);
+  }
+
   async save(dir: string): Promise<void> {
-    const model = this.network?.model ?? this.supernet!;
-    const weights: Record<string, tf.Tensor> = {};
-    model.weights.forEach((w, i) => (weights[`model/${i}`] = w.read()));
-    const { tensors, owned } = await this.optimizer.state();
-    tensors.forEach((t, i) => (weights[`optimizer/${i}`] = t.tensor));
-    try {
-      await saveWeightMap(dir, weights, {
-        format: FORMAT,
-        unit: this.config.unit,
-        blocks: this.blocks,
-        phase: this.network ? 'network' : 'supernet',
-        connections: this.network ? (this.network.spec.config as { connections: boolean[] }).connections : null,
-        search: this.search ?? null,
-        policy: this.policy.state() as unknown as Record<string, unknown>,
-        supernetSteps: this.supernetSteps,
-        slots: tensors.map((t) => t.name),
-      });
-    } finally {
-      tf.dispose(owned);
-    }
+    await saveNetworkState(dir, { model: this.modelVariables() }, this.optimizer, {
+      format: FORMAT,
+      unit: this.config.unit,
+      blocks: this.blocks,
+      phase: this.network ? 'network' : 'supernet',
+      connections: this.network ? (this.network.spec.config as { connections: boolean[] }).connections : null,
+      search: this.search ?? null,
+      policy: this.policy.state() as unknown as Record<string, unknown>,
+      supernetSteps: this.supernetSteps,
+    });
   }
 
   async load(dir: string): Promise<void> {
-    const { weights, metadata } = await loadWeightMap(dir);
+    const state = await loadNetworkState(dir);
     try {
+      const { metadata } = state;
       if (metadata.format !== FORMAT || metadata.unit !== this.config.unit || metadata.blocks !== this.blocks) {
         throw new GazeError(`${dir} does not hold this ean head (unit ${this.config.unit}, ${this.blocks} blocks)`, { where: dir, hint: 'load it with the config it was trained with' });
       }
       if (metadata.phase === 'network' && !this.network) this.choose(metadata.connections as boolean[]);
-      const model = this.network?.model ?? this.supernet!;
-      if (model.weights.some((w, i) => weights[`model/${i}`]?.shape.join() !== w.shape.join())) {
+      if (!state.fits('model', this.modelVariables())) {
         throw new GazeError(`${dir} holds an ean head of another shape`, { where: dir, hint: 'load it with the config it was trained with' });
       }
-      model.weights.forEach((w, i) => w.write(weights[`model/${i}`]));
+      await state.restore({ model: this.modelVariables() }, this.optimizer);
       this.policy.restore(metadata.policy as unknown as PolicyState);
       this.search = (metadata.search as SearchResult | null) ?? undefined;
       this.supernetSteps = Number(metadata.supernetSteps ?? 0);
-      const slots = (metadata.slots as string[] | undefined) ?? [];
-      await this.optimizer.restore(slots.map((name, i) => ({ name, tensor: weights[`optimizer/${i}`] })));
     } finally {
-      tf.dispose(Object.values(weights));
+      state.dispose();
     }
   }
 

@@ -6,3 +6,4 @@ export { restoreCheckpoint, readTrainingState, LAST_DIR, BEST_DIR, type EpochRec
 export { evaluateClassifier } from './evaluate.js';
 export { trainClassifier, type TrainEvent, type TrainOptions, type TrainResult } from './train-classifier.js';
 export { trainHead, type HeadEpochRecord, type HeadTrainEvent, type HeadTrainOptions } from './train-head.js';
+export { loadNetworkState, saveNetworkState, type NetworkState } from './network-state.js';
