@@ -4,6 +4,7 @@
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { tf, writeFileAtomic } from '@gaze/engine';
+import { formatAttentionBench, runAttentionBench } from './attention.js';
 import { formatDataBench, runDataBench } from './data.js';
 import { formatEngineBench, runEngineBench } from './engine.js';
 import { formatExplainerBench, runExplainerBench } from './explainers.js';
@@ -18,7 +19,7 @@ const { values } = parseArgs({
   },
 });
 
-const SUITES = ['engine', 'data', 'explainers', 'metrics', 'peer'] as const;
+const SUITES = ['engine', 'data', 'explainers', 'metrics', 'attention', 'peer'] as const;
 const chosen = values.suite ?? [...SUITES];
 for (const name of chosen) {
   if (!(SUITES as readonly string[]).includes(name)) {
@@ -39,6 +40,8 @@ const explainers = wanted('explainers') ? await runExplainerBench({ quick, log }
 if (explainers) console.log('\n' + formatExplainerBench(explainers) + '\n');
 const metrics = wanted('metrics') ? await runMetricBench({ quick, log }) : undefined;
 if (metrics) console.log('\n' + formatMetricBench(metrics) + '\n');
+const attention = wanted('attention') ? await runAttentionBench({ quick, log }) : undefined;
+if (attention) console.log('\n' + formatAttentionBench(attention) + '\n');
 const peer = wanted('peer') ? await runPeerBench({ quick, log }) : undefined;
 if (peer) console.log('\n' + formatPeerBench(peer) + '\n');
 
@@ -47,7 +50,7 @@ const results = {
   mode: values.quick ? 'quick' : 'full',
   machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: +(totalmem() / 1024 ** 3).toFixed(1), node: process.version, platform: `${process.platform} ${process.arch}` },
   versions: { tfjs: tf.version.tfjs },
-  suites: { engine, data, explainers, metrics, peer },
+  suites: { engine, data, explainers, metrics, attention, peer },
 };
 await writeFileAtomic(values.json!, JSON.stringify(results, null, 2) + '\n');
 console.log(`figures written to ${values.json}`);
