@@ -27,6 +27,12 @@ export const EanConfig = z.strictObject({
       cost: z.number().min(0).default(0.02),
       /** The first this many validation images score each scheme. */
       images: z.int().min(1).default(500),
+      /**
+       * Score each scheme with batch-norm batch statistics (batches of 100 search images) rather
+       * than the supernet's moving ones, which average over random schemes and misjudge the dense
+       * ones (the one-shot search's usual fix; the reference uses the moving statistics).
+       */
+      batchStatistics: z.boolean().default(true),
       /** Adam on the policy logits, and the reward baseline's decay (the reference's). */
       lr: z.number().positive().default(0.05),
       baselineDecay: z.number().min(0).max(1).default(0.95),

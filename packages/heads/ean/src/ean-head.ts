@@ -161,10 +161,17 @@ export class EanHead implements Head {
       if (n >= images) break;
     }
     if (n === 0) throw new GazeError('the ean search scores schemes on the validation split, which is empty', { where: 'dataset', hint: 'give the val split some images' });
+    // Schemes are scored with batch-norm batch statistics: the supernet's moving statistics
+    // average over random schemes and fit none in particular (scored with them, every-block
+    // schemes collapse to chance and the search learns to connect nothing). Those forwards move
+    // the moving statistics, so they are put back afterwards.
+    const batchStats = this.config.search.batchStatistics;
+    const moving = batchStats ? this.supernet!.weights.filter((w) => !w.trainable).map((w) => w.read() as tf.Variable) : [];
+    const saved = moving.map((v) => v.clone());
     const accuracy = (scheme: boolean[]) => {
       let correct = 0;
       for (const { x, y } of batches) {
-        const c = tf.tidy(() => correctCount(this.supernetLogits(x, scheme), y));
+        const c = tf.tidy(() => correctCount(this.supernetLogits(x, scheme, batchStats), y));
         correct += c.dataSync()[0];
         c.dispose();
       }
@@ -188,7 +195,8 @@ export class EanHead implements Head {
         rewards,
       };
     } finally {
-      tf.dispose(batches.flatMap((b) => [b.x, b.y]));
+      moving.forEach((v, i) => v.assign(saved[i]));
+      tf.dispose([...saved, ...batches.flatMap((b) => [b.x, b.y])]);
     }
   }
 

@@ -27,6 +27,16 @@ describe('EanHead', () => {
     expect(() => new EanHead(classifier, config({ search: { afterEpoch: 2 } }), { seed: 0, where: 'heads.1' })).toThrow(/only 2 epochs/);
   });
 
+  it('scores schemes with batch statistics and leaves the supernet\'s moving statistics as they were', async () => {
+    const head = new EanHead(classifier, config(), { seed: 2, where: 'heads.0' });
+    const moving = () => (head as unknown as { supernet: { weights: { trainable: boolean; read(): { dataSync(): Float32Array } }[] } }).supernet.weights.filter((w) => !w.trainable).map((w) => Array.from(w.read().dataSync()));
+    const before = moving();
+    const result = await head.runSearch(dataset);
+    expect(result.rewards).toHaveLength(4);
+    expect(moving()).toEqual(before);
+    head.dispose();
+  });
+
   it('trains the supernet, searches, fine-tunes the chosen network and resumes from its checkpoint', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gaze-ean-'));
     const head = new EanHead(classifier, config(), { seed: 1, where: 'heads.0' });
