@@ -131,6 +131,8 @@ export class BrnpaHead implements Head {
   teacher: BrnpaClassifier | undefined;
   private optimizer: TrainOptimizer;
   private trainable: tf.Variable[] | undefined;
+  /** The kernels among `trainable` (weight decay's), computed with it. */
+  private decayed: tf.Variable[] | undefined;
   private readonly where: string;
   private readonly seed: number;
 
@@ -196,6 +198,7 @@ export class BrnpaHead implements Head {
     this.teacher = this.network;
     this.network = new BrnpaClassifier(student, this.tap, kernel, this.config);
     this.trainable = undefined;
+    this.decayed = undefined;
     this.optimizer.dispose();
     this.optimizer = this.newOptimizer();
     const size = (c: Classifier) => tf.tidy(() => c.features(tf.zeros([1, ...c.inputShape]) as tf.Tensor4D, [this.tap])[this.tap].shape.slice(1, 3).join('x'));
@@ -244,7 +247,8 @@ export class BrnpaHead implements Head {
     try {
       const [loss, correct] = await stats!.data();
       if (!Number.isFinite(loss)) throw new GazeError(`the brnpa loss became ${loss}`, { hint: "lower the head's train.lr" });
-      this.optimizer.step(trainable.map((v) => ({ name: v.name, tensor: grads[v.name] })), options.lr, decayedVariables(trainable));
+      this.decayed ??= decayedVariables(trainable);
+      this.optimizer.step(trainable.map((v) => ({ name: v.name, tensor: grads[v.name] })), options.lr, this.decayed);
       return { loss, accuracy: correct / batch.ids.length };
     } finally {
       tf.dispose([stats!, value, ...Object.values(grads)]);

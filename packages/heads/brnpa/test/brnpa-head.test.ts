@@ -109,7 +109,9 @@ describe('BrnpaHead with highResolution', () => {
     await trainHead(head, dataset, { name: 'brnpa', seed: 0, checkpointDir: dir, onEvent: (e) => e.type === 'note' && notes.push(...e.lines) });
     expect(notes).toEqual(['higher resolution: distilling into a student whose stage2 is 16x16 (the network\'s: 8x8)']);
     expect(head.teacher).toBeDefined();
-    expect(head.partMaps(batch.images).shape).toEqual([16, 3, 16, 16]);
+    const fine = head.partMaps(batch.images);
+    expect(fine.shape).toEqual([16, 3, 16, 16]);
+    fine.dispose();
 
     // One more step: the loss is KL(teacher || student) (alpha 1, T 1), and the teacher does not move.
     const teacherBefore = head.teacher!.weights.map((w) => Array.from(w.dataSync()));

@@ -118,10 +118,16 @@ export class EanHead implements Head {
     });
   }
 
+  /** The supernet's scheme for its next step: each block on with probability 1/2, from a stream per step. */
+  private randomScheme(): boolean[] {
+    const rng = new Rng(this.seed, `ean:gates:${this.supernetSteps}`);
+    return Array.from({ length: this.blocks }, () => rng.next() < 0.5);
+  }
+
   async trainStep(batch: Batch, options: { lr: number }): Promise<Record<string, number>> {
     const trainable = this.trainableWeights;
     // The supernet trains under a uniformly random scheme per batch (the reference's per-mini-batch mask).
-    const scheme = this.network ? undefined : Array.from({ length: this.blocks }, ((rng) => () => rng.next() < 0.5)(new Rng(this.seed, `ean:gates:${this.supernetSteps}`)));
+    const scheme = this.network ? undefined : this.randomScheme();
     let stats: tf.Tensor | undefined;
     const { value, grads } = tf.variableGrads(() => {
       const logits = scheme ? this.supernetLogits(batch.images, scheme, true) : this.network!.logits(batch.images, { training: true });
