@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { initBackend, saveLayersModel, tf } from '@gaze/engine';
+import { initBackend, saveLayersModel, seed, tf, unseed } from '@gaze/engine';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClassifier, type Classifier } from '../../src/index.js';
 import { context, images } from './helpers.js';
@@ -68,13 +68,21 @@ describe('training every backbone on wasm', () => {
     const { x, y } = batch();
     const optimizer = tf.train.adam(0.01);
     const losses: number[] = [];
-    for (let step = 0; step < 20; step++) {
-      const l = optimizer.minimize(() => loss(c, x, y), true, c.trainableWeights)!;
-      losses.push(l.dataSync()[0]);
-      l.dispose();
+    // Dropout draws from Math.random: seed it, or the dropout backbone's losses vary run to run.
+    seed(13);
+    try {
+      for (let step = 0; step < 20; step++) {
+        const l = optimizer.minimize(() => loss(c, x, y), true, c.trainableWeights)!;
+        losses.push(l.dataSync()[0]);
+        l.dispose();
+      }
+    } finally {
+      unseed();
     }
     expect(losses.every(Number.isFinite)).toBe(true);
-    expect(losses[19]).toBeLessThan(0.5 * losses[0]);
+    // The mean of the last five steps, since one dropout draw can make a single step noisy.
+    const last = losses.slice(15).reduce((a, b) => a + b, 0) / 5;
+    expect(last).toBeLessThan(0.5 * losses[0]);
     tf.dispose([x, y]);
     optimizer.dispose();
     c.dispose();
