@@ -68,10 +68,27 @@ export async function createClassifier(raw: unknown, context: Partial<BackboneCo
   return factory.create(config, full);
 }
 
+/** A way of saving classifiers other than a tfjs layers model (an ONNX backbone keeps its .onnx file). */
+export interface SavedClassifierFormat {
+  name: string;
+  /** Whether `dir` holds a classifier saved in this format. */
+  detect(dir: string): boolean;
+  load(dir: string): Promise<Classifier>;
+}
+
+const savedFormats = new Map<string, SavedClassifierFormat>();
+
+/** Lets `loadClassifier` read another saved format; the package that saves it registers it when imported. */
+export function registerSavedClassifierFormat(format: SavedClassifierFormat): void {
+  savedFormats.set(format.name, format);
+}
+
 /** Rebuilds a classifier that `Classifier.save(dir)` wrote: architecture, weights, taps and preprocessing. */
 export async function loadClassifier(dir: string): Promise<Classifier> {
   const root = resolve(dir);
   if (!existsSync(join(root, MODEL_JSON))) {
+    const format = [...savedFormats.values()].find((f) => f.detect(root));
+    if (format) return format.load(root);
     throw new GazeError(`no saved classifier at ${root} (no ${MODEL_JSON})`, { hint: 'point at the directory a classifier was saved to, e.g. a run\'s checkpoints/classifier' });
   }
   const metadata = await readModelMetadata(root);

@@ -1,0 +1,9 @@
+// Importing the package registers the `onnx` backbone type and the saved-classifier format.
+export { OnnxBackboneConfig, OnnxPreprocess, loadSavedOnnxClassifier, onnxBackbone, onnxBackboneFactory } from './backbone.js';
+export { IMAGENET_MEAN, IMAGENET_STD, loadOnnxClassifier, type OnnxLoadOptions } from './load-onnx.js';
+export { OnnxClassifier, SAVED_MODEL_FILE, SAVED_SPEC_FILE, tapForm, type OnnxClassifierSpec, type TapForm, type TapInfo } from './onnx-classifier.js';
+export { ModelMap, type ModuleRecord, type ValueRecord } from './graph/model-map.js';
+export { canonicalPaths, modulePathOf } from './graph/module-paths.js';
+export { readOnnxModel, SUPPORTED_OPSETS, type OnnxGraph, type OnnxNode, type ValueSpec } from './proto/read-model.js';
+export { OnnxProgram } from './runtime/program.js';
+export { supportedOps } from './ops/index.js';

@@ -1,0 +1,182 @@
+/**
+ * Host tensors: the small arrays ONNX graphs compute shapes with (Shape -> Gather -> Concat ->
+ * Reshape) and the initializers before they become tfjs tensors. Integers (int64, int32) and
+ * booleans are held as float64 numbers, exact for every shape value; floats as float32.
+ */
+
+export type HostDtype = 'float32' | 'int64' | 'int32' | 'bool';
+
+export interface HostTensor {
+  dtype: HostDtype;
+  shape: number[];
+  /** Row-major (C order) values. */
+  data: Float32Array | Float64Array;
+}
+
+export function sizeOf(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+export function isIntegral(dtype: HostDtype): boolean {
+  return dtype !== 'float32';
+}
+
+export function hostTensor(dtype: HostDtype, shape: number[], values: ArrayLike<number>): HostTensor {
+  const data = dtype === 'float32' ? Float32Array.from(values) : Float64Array.from(values);
+  if (data.length !== sizeOf(shape)) throw new Error(`host tensor [${shape.join(',')}] needs ${sizeOf(shape)} values, got ${data.length}`);
+  return { dtype, shape: [...shape], data };
+}
+
+export function scalarOf(t: HostTensor): number {
+  if (t.data.length !== 1) throw new Error(`expected one value, got [${t.shape.join(',')}]`);
+  return t.data[0];
+}
+
+/** The values as plain numbers (shape vectors, axes lists). */
+export function numbersOf(t: HostTensor): number[] {
+  return Array.from(t.data);
+}
+
+export function stridesOf(shape: readonly number[]): number[] {
+  const strides = new Array<number>(shape.length);
+  let s = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    strides[i] = s;
+    s *= shape[i];
+  }
+  return strides;
+}
+
+/** numpy-style broadcast of two shapes; undefined when they do not broadcast. */
+export function broadcastShapes(a: readonly number[], b: readonly number[]): number[] | undefined {
+  const rank = Math.max(a.length, b.length);
+  const out: number[] = [];
+  for (let i = 0; i < rank; i++) {
+    const da = a[a.length - rank + i] ?? 1;
+    const db = b[b.length - rank + i] ?? 1;
+    if (da !== db && da !== 1 && db !== 1) return undefined;
+    out.push(da === 1 ? db : da);
+  }
+  return out;
+}
+
+/** Elementwise f over broadcast inputs. */
+export function hostElementwise(inputs: HostTensor[], dtype: HostDtype, f: (...v: number[]) => number): HostTensor {
+  let shape: number[] = [];
+  for (const t of inputs) {
+    const s = broadcastShapes(shape, t.shape);
+    if (!s) throw new Error(`shapes [${shape.join(',')}] and [${t.shape.join(',')}] do not broadcast`);
+    shape = s;
+  }
+  const n = sizeOf(shape);
+  const outStrides = stridesOf(shape);
+  const views = inputs.map((t) => {
+    const strides = stridesOf(t.shape);
+    const offset = shape.length - t.shape.length;
+    // Per output axis, the input's stride (0 where it broadcasts).
+    return shape.map((_, axis) => (axis < offset || t.shape[axis - offset] === 1 ? 0 : strides[axis - offset]));
+  });
+  const out = dtype === 'float32' ? new Float32Array(n) : new Float64Array(n);
+  const args = new Array<number>(inputs.length);
+  for (let i = 0; i < n; i++) {
+    for (let k = 0; k < inputs.length; k++) {
+      let index = 0;
+      let rest = i;
+      for (let axis = 0; axis < shape.length; axis++) {
+        const coordinate = Math.floor(rest / outStrides[axis]);
+        rest -= coordinate * outStrides[axis];
+        index += coordinate * views[k][axis];
+      }
+      args[k] = inputs[k].data[index];
+    }
+    out[i] = f(...args);
+  }
+  return { dtype, shape, data: out };
+}
+
+/** A permutation of the axes: out.shape[i] = t.shape[perm[i]]. */
+export function hostTranspose(t: HostTensor, perm: readonly number[]): HostTensor {
+  const shape = perm.map((p) => t.shape[p]);
+  const inStrides = stridesOf(t.shape);
+  const outStrides = stridesOf(shape);
+  const n = t.data.length;
+  const out = t.dtype === 'float32' ? new Float32Array(n) : new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    let rest = i;
+    let index = 0;
+    for (let axis = 0; axis < shape.length; axis++) {
+      const coordinate = Math.floor(rest / outStrides[axis]);
+      rest -= coordinate * outStrides[axis];
+      index += coordinate * inStrides[perm[axis]];
+    }
+    out[i] = t.data[index];
+  }
+  return { dtype: t.dtype, shape, data: out };
+}
+
+/** Elements along `axis` at `indices` (negative indices count from the end), as ONNX Gather. */
+export function hostGather(t: HostTensor, indices: HostTensor, axis: number): HostTensor {
+  const dim = t.shape[axis];
+  const outer = sizeOf(t.shape.slice(0, axis));
+  const inner = sizeOf(t.shape.slice(axis + 1));
+  const picks = numbersOf(indices).map((i) => (i < 0 ? i + dim : i));
+  for (const p of picks) if (p < 0 || p >= dim) throw new Error(`Gather index ${p} is out of range for an axis of ${dim}`);
+  const shape = [...t.shape.slice(0, axis), ...indices.shape, ...t.shape.slice(axis + 1)];
+  const out = t.dtype === 'float32' ? new Float32Array(sizeOf(shape)) : new Float64Array(sizeOf(shape));
+  let o = 0;
+  for (let a = 0; a < outer; a++) {
+    for (const p of picks) {
+      const base = (a * dim + p) * inner;
+      for (let k = 0; k < inner; k++) out[o++] = t.data[base + k];
+    }
+  }
+  return { dtype: t.dtype, shape, data: out };
+}
+
+/** Concatenation along `axis`. */
+export function hostConcat(parts: HostTensor[], axis: number): HostTensor {
+  const first = parts[0];
+  const shape = [...first.shape];
+  shape[axis] = parts.reduce((n, p) => n + p.shape[axis], 0);
+  const outer = sizeOf(first.shape.slice(0, axis));
+  const out = first.dtype === 'float32' ? new Float32Array(sizeOf(shape)) : new Float64Array(sizeOf(shape));
+  let o = 0;
+  for (let a = 0; a < outer; a++) {
+    for (const p of parts) {
+      const block = sizeOf(p.shape.slice(axis));
+      out.set(p.data.subarray(a * block, (a + 1) * block), o);
+      o += block;
+    }
+  }
+  return { dtype: first.dtype, shape, data: out };
+}
+
+/** One strided range per axis (start, size, step), as an ONNX Slice after its clamping. */
+export function hostSlice(t: HostTensor, ranges: { start: number; size: number; step: number }[]): HostTensor {
+  const shape = ranges.map((r) => r.size);
+  const inStrides = stridesOf(t.shape);
+  const n = sizeOf(shape);
+  const outStrides = stridesOf(shape);
+  const out = t.dtype === 'float32' ? new Float32Array(n) : new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    let rest = i;
+    let index = 0;
+    for (let axis = 0; axis < shape.length; axis++) {
+      const coordinate = Math.floor(rest / outStrides[axis]);
+      rest -= coordinate * outStrides[axis];
+      index += (ranges[axis].start + coordinate * ranges[axis].step) * inStrides[axis];
+    }
+    out[i] = t.data[index];
+  }
+  return { dtype: t.dtype, shape, data: out };
+}
+
+/** t repeated to `shape` by broadcasting (ONNX Expand: the result has the broadcast of both shapes). */
+export function hostExpand(t: HostTensor, shape: readonly number[]): HostTensor {
+  const target = broadcastShapes(t.shape, shape);
+  if (!target) throw new Error(`cannot expand [${t.shape.join(',')}] to [${shape.join(',')}]`);
+  const zero: HostTensor = { dtype: t.dtype, shape: target, data: t.dtype === 'float32' ? new Float32Array(sizeOf(target)) : new Float64Array(sizeOf(target)) };
+  return hostElementwise([t, zero], t.dtype, (v) => v);
+}

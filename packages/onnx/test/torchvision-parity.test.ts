@@ -1,0 +1,166 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { initBackend, readNpy, tf } from '@gaze/engine';
+import { assertNoTensorLeak, pearson } from '@gaze/engine/testing';
+import { createExplainer } from '@gaze/explainers';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadOnnxClassifier, type OnnxClassifier } from '../src/index.js';
+
+// Seeded random-init torchvision models, exported by Debian's PyTorch at 224 px, must give
+// PyTorch's logits, Grad-CAM maps (from a forward hook on the module) and input gradients.
+// Needs /usr/bin/python3 with torch and torchvision: skipped with the install command where they
+// are missing, unless GAZE_REQUIRE_TORCH=1 (CI), where it fails. The models are small members of
+// each family (the same torchvision classes and op types, fewer channels/blocks) so CI stays
+// short; GAZE_ONNX_FAMILIES=full checks the real ImageNet architectures instead.
+const INSTALL = 'install them with `sudo apt-get install python3-torch python3-torchvision`';
+const FOUND = spawnSync('/usr/bin/python3', ['-c', 'import torch, torchvision, numpy'], { encoding: 'utf8' }).status === 0;
+const REQUIRED = process.env.GAZE_REQUIRE_TORCH === '1';
+const SKIP = !FOUND && !REQUIRED;
+if (SKIP) console.warn(`[@gaze/onnx] skipping the torchvision parity test: /usr/bin/python3 cannot import torch and torchvision; ${INSTALL}`);
+
+const REFERENCE = fileURLToPath(new URL('./torch/reference.py', import.meta.url));
+
+/** family -> the model reference.py builds and the module paths Grad-CAM is checked at. */
+const SMALL: Record<string, { model: string; layers: string[]; opset?: number }> = {
+  resnet: { model: 'resnet18', layers: ['layer4', 'layer2'] },
+  'resnext / wide-resnet': { model: 'resnext-small', layers: ['layer4'] },
+  vgg: { model: 'vgg-small', layers: ['features'] },
+  'vgg (batch norm)': { model: 'vgg-small-bn', layers: ['features.13'] },
+  'mobilenet v2': { model: 'mobilenet_v2', layers: ['features.18'] },
+  'mobilenet v3': { model: 'mobilenet_v3_small', layers: ['features.12'] },
+  densenet: { model: 'densenet121', layers: ['features.denseblock4'] },
+  efficientnet: { model: 'efficientnet_b0', layers: ['features.8'] },
+  regnet: { model: 'regnet_y_400mf', layers: ['trunk_output'] },
+  squeezenet: { model: 'squeezenet1_1', layers: ['features.12'] },
+  shufflenet: { model: 'shufflenet_v2_x0_5', layers: ['conv5'] },
+  'convnext (opset 13)': { model: 'convnext-small', layers: ['features.3'] },
+  'convnext (opset 17)': { model: 'convnext-small', layers: ['features.3'], opset: 17 },
+  'vit (opset 17)': { model: 'vit-small', layers: ['encoder.layers.encoder_layer_1.ln_1'], opset: 17 },
+};
+
+const FULL: Record<string, { model: string; layers: string[]; opset?: number }> = {
+  resnet: { model: 'resnet50', layers: ['layer4', 'layer3'] },
+  resnext: { model: 'resnext50_32x4d', layers: ['layer4'] },
+  'wide-resnet': { model: 'wide_resnet50_2', layers: ['layer4'] },
+  vgg: { model: 'vgg16', layers: ['features.29', 'features'] },
+  'vgg (batch norm)': { model: 'vgg16_bn', layers: ['features.42'] },
+  'mobilenet v2': { model: 'mobilenet_v2', layers: ['features.18'] },
+  'mobilenet v3': { model: 'mobilenet_v3_large', layers: ['features.16'] },
+  densenet: { model: 'densenet121', layers: ['features.denseblock4'] },
+  efficientnet: { model: 'efficientnet_b0', layers: ['features.8'] },
+  regnet: { model: 'regnet_y_400mf', layers: ['trunk_output'] },
+  squeezenet: { model: 'squeezenet1_0', layers: ['features.12'] },
+  shufflenet: { model: 'shufflenet_v2_x1_0', layers: ['conv5'] },
+  convnext: { model: 'convnext_tiny', layers: ['features.7'], opset: 17 },
+  vit: { model: 'vit_b_16', layers: ['encoder.layers.encoder_layer_11.ln_1'], opset: 17 },
+};
+
+const FAMILIES = process.env.GAZE_ONNX_FAMILIES === 'full' ? FULL : SMALL;
+const IDENTITY = { scale: 1, mean: [0], std: [1], channelOrder: 'rgb' as const };
+
+let root: string;
+
+beforeAll(async () => {
+  await initBackend('wasm');
+  root = mkdtempSync(join(tmpdir(), 'gaze-onnx-parity-'));
+}, 600_000);
+
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+/** Exports one model with reference.py; returns its folder. */
+function exportReference(name: string, spec: { model: string; layers: string[]; opset?: number }): string {
+  const out = join(root, name.replace(/[^a-z0-9]+/g, '-'));
+  const r = spawnSync('/usr/bin/python3', [REFERENCE, out, `${spec.model}:${spec.layers.join(',')}`, '--opset', String(spec.opset ?? 13)], {
+    encoding: 'utf8',
+    env: { ...process.env, OMP_NUM_THREADS: '2' },
+  });
+  if (r.status !== 0) throw new Error(`reference.py failed for ${spec.model}:\n${r.stderr}`);
+  return join(out, spec.model);
+}
+
+/** NCHW .npy -> NHWC tensor. */
+async function nhwc(path: string): Promise<tf.Tensor4D> {
+  const a = await readNpy(path);
+  const [n, c, h, w] = a.shape;
+  return tf.tidy(() => tf.transpose(tf.tensor4d(a.data as Float32Array, [n, c, h, w]), [0, 2, 3, 1]) as tf.Tensor4D);
+}
+
+describe.skipIf(SKIP)('torchvision models through ONNX, against PyTorch (224 px)', () => {
+  for (const [family, spec] of Object.entries(FAMILIES)) {
+    it(`${family} (${spec.model}): logits, Grad-CAM at ${spec.layers.join(', ')}, input gradients`, async () => {
+      if (!FOUND) throw new Error(`GAZE_REQUIRE_TORCH=1 but /usr/bin/python3 cannot import torch and torchvision; ${INSTALL}`);
+      const dir = exportReference(family, spec);
+      const classifier: OnnxClassifier = loadOnnxClassifier(join(dir, 'model.onnx'), { preprocess: IDENTITY, taps: spec.layers });
+      try {
+        const x = await nhwc(join(dir, 'input.npy'));
+        const ref = await readNpy(join(dir, 'logits.npy'));
+        const [n, k] = ref.shape;
+        const logits = classifier.logits(x);
+        const got = logits.dataSync();
+        const largest = Math.max(...Array.from(ref.data, Math.abs));
+        let worst = 0;
+        for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i] - ref.data[i]));
+        // Within 1e-4 of the largest logit.
+        expect(worst / largest, `${spec.model} logits: max diff ${worst}, largest |logit| ${largest}`).toBeLessThan(1e-4);
+        logits.dispose();
+
+        const target = tf.tensor1d(Array.from({ length: n }, (_, i) => argmax(ref.data.subarray(i * k, (i + 1) * k))), 'int32');
+        for (const layer of spec.layers) {
+          const explainer = createExplainer({ type: 'gradcam', layer }, { classifier, seed: 0, where: 'test' });
+          const maps = await explainer.explain(x, target);
+          const m = maps.dataSync();
+          const reference = (await readNpy(join(dir, `gradcam.${layer}.npy`))).data;
+          const per = m.length / n;
+          for (let i = 0; i < n; i++) {
+            const r = pearson(m.subarray(i * per, (i + 1) * per), reference.subarray(i * per, (i + 1) * per));
+            expect(r, `${spec.model} Grad-CAM at ${layer}, image ${i}`).toBeGreaterThanOrEqual(0.999);
+          }
+          maps.dispose();
+        }
+
+        // d(target logit)/d(input): the model input is the .npy as is (identity preprocessing).
+        const gradients = tf.tidy(() => {
+          const g = tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(classifier.logits(xx as tf.Tensor4D), tf.oneHot(target, k))))(x);
+          return tf.transpose(g, [0, 3, 1, 2]);
+        });
+        const g = gradients.dataSync();
+        const gref = (await readNpy(join(dir, 'input_grad.npy'))).data;
+        const per = g.length / n;
+        for (let i = 0; i < n; i++) {
+          const a = g.subarray(i * per, (i + 1) * per);
+          const b = gref.subarray(i * per, (i + 1) * per);
+          expect(pearson(a, b), `${spec.model} input gradient, image ${i}`).toBeGreaterThanOrEqual(0.9999);
+          // A max-pool window whose two largest inputs differ in the 7th digit may route its
+          // gradient to the other one (float rounding), so compare in norm, not elementwise.
+          expect(relativeL2(a, b), `${spec.model} input gradient, image ${i}`).toBeLessThan(1e-2);
+        }
+        gradients.dispose();
+
+        // Repeated calls leave nothing behind.
+        await assertNoTensorLeak(() => classifier.forward(x, spec.layers), { runs: 2, label: spec.model });
+        tf.dispose([x, target]);
+      } finally {
+        classifier.dispose();
+      }
+    });
+  }
+});
+
+function argmax(v: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < v.length; i++) if (v[i] > v[best]) best = i;
+  return best;
+}
+
+function relativeL2(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num += (a[i] - b[i]) ** 2;
+    den += b[i] ** 2;
+  }
+  return Math.sqrt(num / den);
+}
