@@ -3,6 +3,8 @@ import { BACKEND_REQUESTS, GazeError, isGazeError, resolveBackendRequest, type B
 import yargs, { type Argv } from 'yargs';
 import { dataCommand } from './commands/data.js';
 import { doctorCommand } from './commands/doctor.js';
+import { explainCommand } from './commands/explain.js';
+import { modelCommand } from './commands/model.js';
 import { reportCommand } from './commands/report.js';
 import { runCommand } from './commands/run.js';
 import { reproduceCommand } from './commands/reproduce.js';
@@ -53,6 +55,8 @@ export function buildCli(io: CliIO): Argv<GlobalOptions> {
     .command(validateCommand(io))
     .command(reproduceCommand(io))
     .command(reportCommand(io))
+    .command(explainCommand(io))
+    .command(modelCommand(io))
     .command(dataCommand(io))
     .command(doctorCommand(io))
     .demandCommand(1, 'Name a command (see the list above).')

@@ -20,7 +20,7 @@ export { previewDataset, renderPreviewGrid, summarizeSplit, type DatasetSummary 
 export { KNOWN_DATASETS, probeDatasets, type DatasetProbe } from './probe.js';
 
 // Loaders register themselves on import.
-export { decodeImage, fitGeometry, mapBoxes, ImageFit, ImageSize, IMAGE_EXTENSIONS, type DecodeOptions, type DecodedImage, type FitGeometry, type SourceRegion } from './loaders/image-decode.js';
+export { decodeFailureReason, decodeImage, fitGeometry, mapBoxes, ImageFit, ImageSize, ShorterSide, IMAGE_EXTENSIONS, type DecodeOptions, type DecodedImage, type FitGeometry, type SourceRegion } from './loaders/image-decode.js';
 export { imageFolderDataset, ImageFolderConfig } from './loaders/image-folder.js';
 export { cub200Dataset, Cub200Config, CUB200_FILES, cubClassName } from './loaders/cub200.js';
 export { vocDataset, VocConfig, VOC_CLASSES, parseVocAnnotation, type VocAnnotation } from './loaders/voc.js';

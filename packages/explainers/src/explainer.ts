@@ -11,9 +11,19 @@ import type { z } from 'zod';
 export interface Explainer {
   /** The config entry's `name:` (or its type): what the metrics table calls the method. */
   name: string;
-  explain(x: tf.Tensor4D, target: tf.Tensor1D): Promise<tf.Tensor3D>;
+  explain(x: tf.Tensor4D, target: tf.Tensor1D, options?: ExplainOptions): Promise<tf.Tensor3D>;
   /** Frees what the explainer holds (cached masks, variables). */
   dispose?(): void;
+}
+
+export interface ExplainOptions {
+  /**
+   * Min-max normalize each map to [0,1] (the default, what every evaluator takes). `false` gives
+   * the method's raw map at input resolution instead: a CAM's ReLU(sum_k w_k A_k) upsampled
+   * bilinearly with half-pixel centres, a gradient's channel reduction, RISE's weighted mask sum,
+   * in the method's own units (what `gaze explain` writes to maps.npy). Heads' explainers may ignore it.
+   */
+  normalize?: boolean;
 }
 
 export interface ExplainerContext {

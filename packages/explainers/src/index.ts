@@ -1,4 +1,4 @@
-export { createExplainer, explainerFactory, explainerTypes, registerExplainer, type Explainer, type ExplainerContext, type ExplainerFactory } from './explainer.js';
+export { createExplainer, explainerFactory, explainerTypes, registerExplainer, type ExplainOptions, type Explainer, type ExplainerContext, type ExplainerFactory } from './explainer.js';
 export { checkExplainInputs, finishMaps, targetOneHot, targetScores } from './maps.js';
 export { LRP_ALPHA, LRP_EPSILON, LrpConfig, createLrp, lrpExplainer, lrpRelevance, startRelevance } from './lrp/lrp.js';
 export { CLRP_EPSILON, ClrpConfig, clrpExplainer, createClrp } from './lrp/clrp.js';

@@ -4,11 +4,11 @@ import type { Classifier } from '@gaze/models';
 /**
  * The last step every method shares: a raw map [B,h,w] is upsampled (bilinear, half-pixel
  * centres) to the input's [H,W] and min-max normalized per image to [0,1]; a constant map
- * becomes all zeros.
+ * becomes all zeros. With `normalize` false the upsampled raw map is returned as is.
  */
-// raw: [B,h,w] -> [B,H,W] in [0,1]
-export function finishMaps(raw: tf.Tensor3D, size: readonly [number, number]): tf.Tensor3D {
-  return tf.tidy(() => normalizePerSample(resize(raw, size)));
+// raw: [B,h,w] -> [B,H,W] in [0,1] (or raw units)
+export function finishMaps(raw: tf.Tensor3D, size: readonly [number, number], normalize = true): tf.Tensor3D {
+  return tf.tidy(() => (normalize ? normalizePerSample(resize(raw, size)) : resize(raw, size)));
 }
 
 /** One-hot rows for the targets: target [B] int32 -> [B,K] float32 (unlike tf.oneHot, also for K = 1). */

@@ -45,7 +45,7 @@
 import { GazeError, Rng, tf } from '@gaze/engine';
 import type { Classifier } from '@gaze/models';
 import { z } from 'zod';
-import { registerExplainer, type Explainer, type ExplainerFactory } from './explainer.js';
+import { registerExplainer, type Explainer, type ExplainerFactory, type ExplainOptions } from './explainer.js';
 import { checkExplainInputs, finishMaps, targetScores } from './maps.js';
 
 /** nesl/neuromask `NeuroMask(coeffs=(50, 16, 3))`: (lambda_pred, lambda_sparse, lambda_smooth). */
@@ -218,13 +218,13 @@ export function createNeuromask(config: NeuromaskConfig, classifier: Classifier,
   }
   return {
     name,
-    async explain(x: tf.Tensor4D, target: tf.Tensor1D): Promise<tf.Tensor3D> {
+    async explain(x: tf.Tensor4D, target: tf.Tensor1D, options: ExplainOptions = {}): Promise<tf.Tensor3D> {
       checkExplainInputs(classifier, x, target, 'neuromask');
       const init = neuromaskInit([x.shape[0], h, w], config.weightLimit, new Rng(seed, 'neuromask'));
       try {
         const result = optimizeNeuromask(classifier, x, target, init, config);
         result.w.dispose();
-        const map = finishMaps(result.mask, [h, w]);
+        const map = finishMaps(result.mask, [h, w], options.normalize);
         result.mask.dispose();
         return map;
       } finally {

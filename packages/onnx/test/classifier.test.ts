@@ -6,9 +6,7 @@ import { assertNoTensorLeak, gazeError } from '@gaze/engine/testing';
 import { createClassifier, loadClassifier } from '@gaze/models';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IMAGENET_MEAN, IMAGENET_STD, loadOnnxClassifier, OnnxClassifier } from '../src/index.js';
-import { writeModel, type ModelSpec } from './helpers/build-model.js';
-import { convReference, nchw, noise, type Nchw } from './helpers/reference-ops.js';
-import { tinyCnn } from './helpers/tiny-cnn.js';
+import { writeModel, type ModelSpec, convReference, nchw, noise, type Nchw, tinyCnn } from '../src/testing/index.js';
 
 let root: string;
 beforeAll(async () => {

@@ -5,8 +5,7 @@ import { initBackend, tf } from '@gaze/engine';
 import { gazeError } from '@gaze/engine/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadOnnxClassifier } from '../src/index.js';
-import { encodeModel, writeModel } from './helpers/build-model.js';
-import { tinyCnn } from './helpers/tiny-cnn.js';
+import { encodeModel, writeModel, tinyCnn } from '../src/testing/index.js';
 
 let root: string;
 beforeAll(async () => {

@@ -5,8 +5,7 @@ import { initBackend, tf } from '@gaze/engine';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OnnxProgram, readOnnxModel } from '../src/index.js';
 import { NHWC, device, logical, type Value } from '../src/runtime/value.js';
-import { writeModel, type Attr, type ModelSpec, type NodeSpec, type TensorSpec } from './helpers/build-model.js';
-import { convReference, nchw, noise, poolReference, type Nchw } from './helpers/reference-ops.js';
+import { writeModel, type Attr, type ModelSpec, type NodeSpec, type TensorSpec, convReference, nchw, noise, poolReference, type Nchw } from '../src/testing/index.js';
 
 let root: string;
 let counter = 0;

@@ -1,13 +1,12 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { initBackend, readNpy, tf } from '@gaze/engine';
 import { assertNoTensorLeak, pearson } from '@gaze/engine/testing';
 import { createExplainer } from '@gaze/explainers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadOnnxClassifier, type OnnxClassifier } from '../src/index.js';
+import { TORCH_INSTALL, exportTorchReference, torchvisionAvailable } from '../src/testing/index.js';
 
 // Seeded random-init torchvision models, exported by Debian's PyTorch at 224 px, must give
 // PyTorch's logits, Grad-CAM maps (from a forward hook on the module) and input gradients.
@@ -15,13 +14,11 @@ import { loadOnnxClassifier, type OnnxClassifier } from '../src/index.js';
 // are missing, unless GAZE_REQUIRE_TORCH=1 (CI), where it fails. The models are small members of
 // each family (the same torchvision classes and op types, fewer channels/blocks) so CI stays
 // short; GAZE_ONNX_FAMILIES=full checks the real ImageNet architectures instead.
-const INSTALL = 'install them with `sudo apt-get install python3-torch python3-torchvision`';
-const FOUND = spawnSync('/usr/bin/python3', ['-c', 'import torch, torchvision, numpy'], { encoding: 'utf8' }).status === 0;
+const INSTALL = TORCH_INSTALL;
+const FOUND = torchvisionAvailable();
 const REQUIRED = process.env.GAZE_REQUIRE_TORCH === '1';
 const SKIP = !FOUND && !REQUIRED;
 if (SKIP) console.warn(`[@gaze/onnx] skipping the torchvision parity test: /usr/bin/python3 cannot import torch and torchvision; ${INSTALL}`);
-
-const REFERENCE = fileURLToPath(new URL('./torch/reference.py', import.meta.url));
 
 /** family -> the model reference.py builds and the module paths Grad-CAM is checked at. */
 const SMALL: Record<string, { model: string; layers: string[]; opset?: number }> = {
@@ -70,15 +67,9 @@ beforeAll(async () => {
 
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-/** Exports one model with reference.py; returns its folder. */
+/** Exports one model with testing/torchvision-reference.py; returns its folder. */
 function exportReference(name: string, spec: { model: string; layers: string[]; opset?: number }): string {
-  const out = join(root, name.replace(/[^a-z0-9]+/g, '-'));
-  const r = spawnSync('/usr/bin/python3', [REFERENCE, out, `${spec.model}:${spec.layers.join(',')}`, '--opset', String(spec.opset ?? 13)], {
-    encoding: 'utf8',
-    env: { ...process.env, OMP_NUM_THREADS: '2' },
-  });
-  if (r.status !== 0) throw new Error(`reference.py failed for ${spec.model}:\n${r.stderr}`);
-  return join(out, spec.model);
+  return exportTorchReference(join(root, name.replace(/[^a-z0-9]+/g, '-')), spec.model, spec.layers, { opset: spec.opset });
 }
 
 /** NCHW .npy -> NHWC tensor. */

@@ -18,3 +18,4 @@ export { GALLERY_ALPHA, galleryLayout, jet, overlayPixels, renderGallery, type G
 export { GALLERY_FILE } from './run-report.js';
 export { methodCurvesSpec, type MethodCurve } from './method-curves.js';
 export { unitAblationSpec, type UnitDrop } from './unit-ablation-chart.js';
+export { overlayLayout, renderOverlay, type OverlayInput } from './overlay.js';

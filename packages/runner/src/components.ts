@@ -1,3 +1,5 @@
+// Backbone types beyond @gaze/models' own: the ONNX importer registers `onnx` when imported.
+import '@gaze/onnx';
 import { explainerFactory, explainerTypes } from '@gaze/explainers';
 import { evaluatorFactory, evaluatorTypes } from '@gaze/metrics';
 import type { z } from 'zod';

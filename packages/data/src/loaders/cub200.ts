@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { commonDatasetKeys, pipelineFor, registerDataset, type DatasetContext, type DatasetFactory } from '../registry.js';
 import { datasetFromSources, type ItemSource } from '../split.js';
 import type { Dataset, DatasetInfo, SplitName } from '../types.js';
-import { ImageFit, ImageSize, decodeImage, sizeHW, type SourceRegion } from './image-decode.js';
+import { ImageFit, ImageSize, ShorterSide, decodeImage, sizeHW, type SourceRegion } from './image-decode.js';
 
 export const Cub200Config = z.strictObject({
   /** The `CUB_200_2011` directory (holding images.txt, images/, ...); relative to the config's directory. */
@@ -13,6 +13,8 @@ export const Cub200Config = z.strictObject({
   /** Output side, or [H, W]. */
   size: ImageSize.default(64),
   fit: ImageFit.default('fill'),
+  /** Scale the shorter side to this, then crop the centre `size` (torchvision's Resize(256) + CenterCrop(224)); `fit` is then not used. */
+  shorterSide: ShorterSide,
   /** Share of the official training images (by hash of their path) held out as `val`. */
   valFraction: z.number().min(0).max(0.9).default(0.1),
   /** `box` crops each image to its bird's box (widened by `cropMargin`) before resizing. */
@@ -214,7 +216,7 @@ export const cub200Dataset: DatasetFactory<Cub200Config> = {
             const mx = config.cropMargin * (x1 - x0);
             const my = config.cropMargin * (y1 - y0);
             const region = config.crop === 'box' ? { x0: x0 - mx, y0: y0 - my, x1: x1 + mx, y1: y1 + my } : undefined;
-            const decoded = await decodeImage(join(root, 'images', im.path), im.path, { size: [H, W], fit: config.fit, boxes: [{ ...im.box, label: im.label }], region });
+            const decoded = await decodeImage(join(root, 'images', im.path), im.path, { size: [H, W], fit: config.fit, boxes: [{ ...im.box, label: im.label }], region, shorterSide: config.shorterSide });
             return { ...decoded, label: im.label, attributes: attributeTable?.slice(im.row * A, (im.row + 1) * A) };
           },
         };

@@ -5,6 +5,9 @@ import { clipBox } from '../box.js';
 import { UnreadableItemError } from '../split.js';
 import type { Box, Item } from '../types.js';
 
+/** `shorterSide:` of the file-based loaders: torchvision's Resize(N) before the centre crop to `size`. */
+export const ShorterSide = z.int().min(8).max(4096).optional();
+
 /** Output size of a file-based loader: a side, or [H, W]. */
 export const ImageSize = z.union([z.int().min(8).max(2048), z.tuple([z.int().min(8).max(2048), z.int().min(8).max(2048)])]);
 export type ImageSize = z.infer<typeof ImageSize>;
@@ -37,7 +40,14 @@ export interface FitGeometry {
   offsetY: number;
 }
 
-export function fitGeometry(width: number, height: number, outW: number, outH: number, fit: ImageFit): FitGeometry {
+export function fitGeometry(width: number, height: number, outW: number, outH: number, fit: ImageFit, shorterSide?: number): FitGeometry {
+  if (shorterSide !== undefined) {
+    // torchvision's Resize(shorterSide) (the other side int(shorterSide * long / short)), then CenterCrop (offsets rounded).
+    const short = Math.min(width, height);
+    const scaledW = width === short ? shorterSide : Math.floor((shorterSide * width) / short);
+    const scaledH = height === short ? shorterSide : Math.floor((shorterSide * height) / short);
+    return { scaledW, scaledH, offsetX: -roundHalfEven((scaledW - outW) / 2), offsetY: -roundHalfEven((scaledH - outH) / 2) };
+  }
   if (fit === 'fill') return { scaledW: outW, scaledH: outH, offsetX: 0, offsetY: 0 };
   const scale = fit === 'cover' ? Math.max(outW / width, outH / height) : Math.min(outW / width, outH / height);
   // Clamp so rounding never leaves a cover short of the output or a contain larger than it.
@@ -46,6 +56,14 @@ export function fitGeometry(width: number, height: number, outW: number, outH: n
   const scaledH = round(height * scale, outH);
   // Centre; the odd pixel goes to the right/bottom margin.
   return { scaledW, scaledH, offsetX: Math.floor((outW - scaledW) / 2), offsetY: Math.floor((outH - scaledH) / 2) };
+}
+
+/** Python's round(): halves go to the even neighbour (31.5 -> 32, 30.5 -> 30). */
+function roundHalfEven(v: number): number {
+  const floor = Math.floor(v);
+  const diff = v - floor;
+  if (diff !== 0.5) return Math.round(v);
+  return floor % 2 === 0 ? floor : floor + 1;
 }
 
 /** Boxes from source pixel-edge coordinates to the output's, clipped to it; empty boxes drop. */
@@ -76,6 +94,11 @@ export interface DecodeOptions {
   boxes?: readonly Box[];
   /** Crop the source to this region before resizing (boxes follow). */
   region?: SourceRegion;
+  /**
+   * Scale the shorter side to this many pixels and cut out the centre `size` (torchvision's
+   * evaluation transform, Resize(256) + CenterCrop(224)); `fit` is then not used.
+   */
+  shorterSide?: number;
 }
 
 /** The item fields a decode fills; the loader adds the label, attributes and classes. */
@@ -106,9 +129,13 @@ export async function decodeImage(input: string | Buffer, id: string, options: D
       if (width < 1 || height < 1) throw new Error(`crop region ${JSON.stringify(r)} lies outside the ${meta.width}x${meta.height} image`);
       if (left > 0 || top > 0 || width < meta.width || height < meta.height) img.extract({ left, top, width, height });
     }
-    const g = fitGeometry(width, height, outW, outH, options.fit);
+    if (options.shorterSide !== undefined && options.shorterSide < Math.max(outH, outW)) {
+      throw new Error(`shorterSide ${options.shorterSide} is smaller than the ${outH}x${outW} crop`);
+    }
+    const g = fitGeometry(width, height, outW, outH, options.fit, options.shorterSide);
     img.flatten({ background: '#000000' }).toColourspace('srgb').resize(g.scaledW, g.scaledH, { fit: 'fill' });
-    if (g.offsetX < 0 || g.offsetY < 0) img.extract({ left: -g.offsetX, top: -g.offsetY, width: outW, height: outH });
+    // (An offset of -0, a crop of half a pixel rounded to even, still crops.)
+    if (g.scaledW > outW || g.scaledH > outH) img.extract({ left: Math.max(0, -g.offsetX), top: Math.max(0, -g.offsetY), width: outW, height: outH });
     else if (g.offsetX > 0 || g.offsetY > 0 || g.scaledW < outW || g.scaledH < outH) {
       img.extend({ left: g.offsetX, top: g.offsetY, right: outW - g.scaledW - g.offsetX, bottom: outH - g.scaledH - g.offsetY, background: { r: 0, g: 0, b: 0 } });
     }

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { commonDatasetKeys, pipelineFor, registerDataset, type DatasetContext, type DatasetFactory } from '../registry.js';
 import { datasetFromSources, type ItemSource } from '../split.js';
 import { SPLIT_NAMES, type Box, type Dataset, type DatasetInfo, type SplitName } from '../types.js';
-import { IMAGE_EXTENSIONS, ImageFit, ImageSize, decodeFailureReason, decodeImage, imageHeaderSize, mapLimited, sizeHW } from './image-decode.js';
+import { IMAGE_EXTENSIONS, ImageFit, ImageSize, ShorterSide, decodeFailureReason, decodeImage, imageHeaderSize, mapLimited, sizeHW } from './image-decode.js';
 
 export const ImageFolderConfig = z.strictObject({
   /** `root/<class>/*.png|jpg|jpeg|webp`, or `root/{train,val,test}/<class>/...`; relative to the config's directory. */
@@ -13,6 +13,8 @@ export const ImageFolderConfig = z.strictObject({
   /** Output side, or [H, W]. */
   size: ImageSize.default(64),
   fit: ImageFit.default('fill'),
+  /** Scale the shorter side to this, then crop the centre `size` (torchvision's Resize(256) + CenterCrop(224)); `fit` is then not used. */
+  shorterSide: ShorterSide,
   /** Share of files (by hash of their path) in `val`: of all files, or of `train/` when the root has split folders without `val/`. */
   valFraction: z.number().min(0).max(0.9).default(0.1),
   /** Share of files in `test` when the root has no split folders. */
@@ -238,7 +240,7 @@ export const imageFolderDataset: DatasetFactory<ImageFolderConfig> = {
           read: async (i) => {
             const f = list[i];
             const fileBoxes = boxes && (boxes.get(f.rel) ?? []).map((b) => ({ ...b, label: f.label }));
-            const decoded = await decodeImage(join(root, f.rel), f.rel, { size: [H, W], fit: config.fit, boxes: fileBoxes });
+            const decoded = await decodeImage(join(root, f.rel), f.rel, { size: [H, W], fit: config.fit, boxes: fileBoxes, shorterSide: config.shorterSide });
             return { ...decoded, label: f.label, attributes: attributes && (attributes.byPath.get(f.rel) ?? noAttributes).slice() };
           },
         };

@@ -8,7 +8,7 @@ import { boxArea } from '../box.js';
 import { commonDatasetKeys, pipelineFor, registerDataset, type DatasetContext, type DatasetFactory } from '../registry.js';
 import { datasetFromSources, type ItemSource } from '../split.js';
 import { SPLIT_NAMES, type Box, type Dataset, type DatasetInfo, type SplitName } from '../types.js';
-import { ImageFit, ImageSize, decodeImage, mapLimited, sizeHW } from './image-decode.js';
+import { ImageFit, ImageSize, ShorterSide, decodeImage, mapLimited, sizeHW } from './image-decode.js';
 
 /** The 20 classes in the order of the VOC devkit (VOCinit.m), which fixes the label indices. */
 export const VOC_CLASSES = [
@@ -22,6 +22,8 @@ export const VocConfig = z.strictObject({
   /** Output side, or [H, W]. */
   size: ImageSize.default(64),
   fit: ImageFit.default('fill'),
+  /** Scale the shorter side to this, then crop the centre `size` (torchvision's Resize(256) + CenterCrop(224)); `fit` is then not used. */
+  shorterSide: ShorterSide,
   /** Which `ImageSets/Main/<name>.txt` lists each split (VOC2012 has no public test list: e.g. train: train, val: val, test: val). */
   imageSets: z
     .strictObject({ train: z.string().min(1).default('train'), val: z.string().min(1).default('val'), test: z.string().min(1).default('test') })
@@ -141,7 +143,7 @@ export const vocDataset: DatasetFactory<VocConfig> = {
           label: (i) => annotations.get(list[i])!.label,
           read: async (i) => {
             const a = annotations.get(list[i])!;
-            const decoded = await decodeImage(join(root, 'JPEGImages', `${list[i]}.jpg`), list[i], { size: [H, W], fit: config.fit, boxes: a.boxes });
+            const decoded = await decodeImage(join(root, 'JPEGImages', `${list[i]}.jpg`), list[i], { size: [H, W], fit: config.fit, boxes: a.boxes, shorterSide: config.shorterSide });
             return { ...decoded, label: a.label, classes: [...a.classes] };
           },
         };

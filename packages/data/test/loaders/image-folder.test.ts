@@ -215,6 +215,19 @@ describe('decodeImage', () => {
     for (const y of [0, 5, 57, 63]) expect(Math.max(...d.image.subarray(y * 64 * 3, (y + 1) * 64 * 3))).toBe(0);
   });
 
+  it('shorterSide: torchvision\'s Resize(N) then CenterCrop (floor for the long side, offsets rounded half to even)', async () => {
+    // 40x32 to shorter side 36: 45x36 (floor(36 * 40 / 32) = 45); a 32x32 centre crop starts at round(6.5) = 6, round(2) = 2.
+    expect(fitGeometry(40, 32, 32, 32, 'fill', 36)).toEqual({ scaledW: 45, scaledH: 36, offsetX: -6, offsetY: -2 });
+    // round(7.5) = 8 (even), round(6.5) = 6 (even), as Python rounds.
+    expect(fitGeometry(47, 32, 32, 32, 'fill', 32).offsetX).toBe(-8);
+    expect(fitGeometry(45, 32, 32, 32, 'fill', 32).offsetX).toBe(-6);
+    const d = await decodeImage(png, 'a', { size: [32, 32], fit: 'fill', boxes: [box], shorterSide: 36 });
+    // x: 10 * 45/40 - 6 = 5.25 .. 20 * 45/40 - 6 = 16.5; y: 4 * 36/32 - 2 = 2.5 .. 12 * 36/32 - 2 = 11.5
+    expect(d.boxes).toEqual([{ x0: 5.25, y0: 2.5, x1: 16.5, y1: 11.5, label: 3 }]);
+    expect(rgb(d as Item, 10, 7)[2]).toBeGreaterThan(240);
+    await expect(decodeImage(png, 'a', { size: [32, 32], fit: 'fill', shorterSide: 30 })).rejects.toThrow('smaller than the 32x32 crop');
+  });
+
   it('crops a region (widened to whole pixels) before resizing; boxes follow', async () => {
     // Region 4.5..34.1 x 1.2..29.9 -> pixels 4..35 x 1..30: 31x29; to 62x58 scales by 2 exactly.
     const d = await decodeImage(png, 'a', { size: [58, 62], fit: 'fill', boxes: [box], region: { x0: 4.5, y0: 1.2, x1: 34.1, y1: 29.9 } });

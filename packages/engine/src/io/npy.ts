@@ -1,4 +1,6 @@
-import { readFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { GazeError } from '../errors.js';
 import { writeFileAtomic } from './atomic-write.js';
 
@@ -16,23 +18,89 @@ export interface NpyArray {
 
 const MAGIC = Uint8Array.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]);
 
+/**
+ * The magic, version and header of a C-order array, padded with spaces so the data starts at a
+ * multiple of 64 (numpy's alignment), or at `length` bytes when given (room to rewrite the shape).
+ */
+function npyHeader(descr: string, shape: readonly number[], length?: number): Uint8Array {
+  const shapeText = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
+  const dict = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${shapeText}, }`;
+  const total = length ?? Math.ceil((MAGIC.length + 4 + dict.length + 1) / 64) * 64;
+  const padding = total - (MAGIC.length + 4 + dict.length + 1);
+  if (padding < 0) throw new Error(`npy: a header of ${total} bytes cannot hold ${dict}`);
+  const text = dict + ' '.repeat(padding) + '\n';
+  const out = new Uint8Array(total);
+  out.set(MAGIC, 0);
+  out[6] = 1;
+  out[7] = 0;
+  new DataView(out.buffer).setUint16(8, text.length, true);
+  out.set(new TextEncoder().encode(text), 10);
+  return out;
+}
+
 /** Bytes for an array: header padded so the data starts at a multiple of 64 (numpy's alignment). */
 export function encodeNpy(data: Float32Array | Int32Array, shape: readonly number[]): Uint8Array {
   const count = shape.reduce((a, b) => a * b, 1);
   if (count !== data.length) throw new Error(`npy: shape [${shape.join(',')}] needs ${count} values, got ${data.length}`);
-  const descr = data instanceof Float32Array ? '<f4' : '<i4';
-  const shapeText = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
-  let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${shapeText}, }`;
-  const unpadded = MAGIC.length + 2 + 2 + header.length + 1;
-  header += ' '.repeat((64 - (unpadded % 64)) % 64) + '\n';
-  const out = new Uint8Array(MAGIC.length + 4 + header.length + data.byteLength);
-  out.set(MAGIC, 0);
-  out[6] = 1;
-  out[7] = 0;
-  new DataView(out.buffer).setUint16(8, header.length, true);
-  out.set(new TextEncoder().encode(header), 10);
-  out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), 10 + header.length);
+  const header = npyHeader(data instanceof Float32Array ? '<f4' : '<i4', shape);
+  const out = new Uint8Array(header.length + data.byteLength);
+  out.set(header, 0);
+  out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), header.length);
   return out;
+}
+
+/**
+ * Writes a float32 array [N, ...item] item by item, for outputs too large to hold (a folder's
+ * maps). The file appears at `path` only on `close()`, with N the items appended so far, so an
+ * interrupted run still leaves a readable array of what it finished.
+ */
+export class NpyWriter {
+  private count = 0;
+  private constructor(
+    private readonly handle: FileHandle,
+    private readonly tmp: string,
+    readonly path: string,
+    readonly itemShape: readonly number[],
+    private readonly headerLength: number,
+  ) {}
+
+  static async create(path: string, itemShape: readonly number[], capacity: number): Promise<NpyWriter> {
+    await mkdir(dirname(path), { recursive: true });
+    const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+    const handle = await open(tmp, 'w');
+    // Sized for the largest count, so the final header (a smaller N at most) fits the same bytes.
+    const header = npyHeader('<f4', [capacity, ...itemShape]);
+    await handle.write(header, 0, header.length, 0);
+    return new NpyWriter(handle, tmp, path, itemShape, header.length);
+  }
+
+  /** Appends whole items (a multiple of the item size). */
+  async append(data: Float32Array): Promise<void> {
+    const item = this.itemShape.reduce((a, b) => a * b, 1);
+    if (data.length % item !== 0) throw new Error(`npy: ${data.length} values are not whole items of [${this.itemShape.join(',')}]`);
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    await this.handle.write(bytes, 0, bytes.length, this.headerLength + this.count * item * 4);
+    this.count += data.length / item;
+  }
+
+  get items(): number {
+    return this.count;
+  }
+
+  /** Writes the header with the final count and moves the file into place. */
+  async close(): Promise<void> {
+    const header = npyHeader('<f4', [this.count, ...this.itemShape], this.headerLength);
+    await this.handle.write(header, 0, header.length, 0);
+    await this.handle.sync();
+    await this.handle.close();
+    await rename(this.tmp, this.path);
+  }
+
+  /** Drops the file (nothing appears at `path`). */
+  async discard(): Promise<void> {
+    await this.handle.close().catch(() => undefined);
+    await rm(this.tmp, { force: true });
+  }
 }
 
 export async function writeNpy(path: string, data: Float32Array | Int32Array, shape: readonly number[]): Promise<void> {

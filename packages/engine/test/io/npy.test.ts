@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { decodeNpy, encodeNpy, readNpy, writeNpy } from '../../src/index.js';
+import { NpyWriter, decodeNpy, encodeNpy, readNpy, writeNpy } from '../../src/index.js';
 import { gazeError } from '../../src/testing/index.js';
 
 const root = mkdtempSync(join(tmpdir(), 'gaze-npy-'));
@@ -43,6 +43,21 @@ np.save('${join(root, 'b.npy')}', np.array([True, False, True]))
     const i8 = await readNpy(join(root, 'i8.npy'));
     expect(Array.from(i8.data)).toEqual([-3, 0, 7, 0]); // 2**40 does not fit int32: Int32Array wraps it
     expect((await readNpy(join(root, 'b.npy'))).data).toEqual(Int32Array.from([1, 0, 1]));
+  });
+
+  it('NpyWriter streams items and writes the count it reached; nothing appears before close', async () => {
+    const path = join(root, 'stream.npy');
+    const writer = await NpyWriter.create(path, [2, 3], 1000);
+    await writer.append(Float32Array.from({ length: 12 }, (_, i) => i));
+    await writer.append(Float32Array.from({ length: 6 }, (_, i) => 100 + i));
+    expect(() => readFileSync(path)).toThrow();
+    await writer.close();
+    const back = await readNpy(path);
+    expect(back.shape).toEqual([3, 2, 3]);
+    expect(Array.from(back.data.subarray(10, 14))).toEqual([10, 11, 100, 101]);
+    // the header kept the length sized for 1000 items: still 64-aligned
+    const bytes = readFileSync(path);
+    expect((10 + bytes[8] + 256 * bytes[9]) % 64).toBe(0);
   });
 
   it('rejects what it cannot read with the path and how to fix it', async () => {

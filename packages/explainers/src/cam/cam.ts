@@ -16,7 +16,7 @@
 import { GazeError, didYouMean, tf } from '@gaze/engine';
 import type { Classifier } from '@gaze/models';
 import { z } from 'zod';
-import type { Explainer } from '../explainer.js';
+import type { Explainer, ExplainOptions } from '../explainer.js';
 import { checkExplainInputs, finishMaps, targetScores } from '../maps.js';
 
 /** The config key every CAM variant has: which tap to explain (default: the classifier's camTap). */
@@ -83,9 +83,9 @@ export function gradientCamExplainer(method: string, weigh: CamWeighting, config
   const [h, w] = classifier.inputShape;
   return {
     name: ctx.name,
-    async explain(x: tf.Tensor4D, target: tf.Tensor1D): Promise<tf.Tensor3D> {
+    async explain(x: tf.Tensor4D, target: tf.Tensor1D, options: ExplainOptions = {}): Promise<tf.Tensor3D> {
       checkExplainInputs(classifier, x, target, method);
-      return tf.tidy(() => finishMaps(camRawMaps(classifier, x, target, tap, weigh), [h, w]));
+      return tf.tidy(() => finishMaps(camRawMaps(classifier, x, target, tap, weigh), [h, w], options.normalize));
     },
   };
 }

@@ -48,7 +48,7 @@
 import { resize, tf } from '@gaze/engine';
 import type { Classifier } from '@gaze/models';
 import { z } from 'zod';
-import { registerExplainer, type Explainer, type ExplainerFactory } from '../explainer.js';
+import { registerExplainer, type Explainer, type ExplainerFactory, type ExplainOptions } from '../explainer.js';
 import { checkExplainInputs, finishMaps, targetScores } from '../maps.js';
 import { CamLayerKeys, resolveCamLayer, weightedActivationMap } from './cam.js';
 
@@ -154,11 +154,11 @@ export function createScoreCam(config: ScoreCamConfig, ctx: { classifier: Classi
   const [h, w] = classifier.inputShape;
   return {
     name: ctx.name,
-    async explain(x: tf.Tensor4D, target: tf.Tensor1D): Promise<tf.Tensor3D> {
+    async explain(x: tf.Tensor4D, target: tf.Tensor1D, options: ExplainOptions = {}): Promise<tf.Tensor3D> {
       checkExplainInputs(classifier, x, target, 'scorecam');
       const { raw } = scoreCamRaw(classifier, x, target, tap, config.variant, config.batchSize);
       try {
-        return finishMaps(raw, [h, w]);
+        return finishMaps(raw, [h, w], options.normalize);
       } finally {
         raw.dispose();
       }

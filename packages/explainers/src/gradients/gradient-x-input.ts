@@ -19,7 +19,7 @@
 import { tf } from '@gaze/engine';
 import type { Classifier } from '@gaze/models';
 import { z } from 'zod';
-import { registerExplainer, type Explainer, type ExplainerFactory } from '../explainer.js';
+import { registerExplainer, type Explainer, type ExplainerFactory, type ExplainOptions } from '../explainer.js';
 import { checkExplainInputs, finishMaps } from '../maps.js';
 import { AttributionSign, GradientScore, inputGradients, signedChannelSum } from './common.js';
 
@@ -33,12 +33,12 @@ export function createGradientXInput(config: GradientXInputConfig, classifier: C
   const [h, w] = classifier.inputShape;
   return {
     name,
-    async explain(x: tf.Tensor4D, target: tf.Tensor1D): Promise<tf.Tensor3D> {
+    async explain(x: tf.Tensor4D, target: tf.Tensor1D, options: ExplainOptions = {}): Promise<tf.Tensor3D> {
       checkExplainInputs(classifier, x, target, 'gradient-x-input');
       // x: [B,H,W,C] -> x * g: [B,H,W,C] -> [B,H,W]
       return tf.tidy(() => {
         const a = tf.mul(x, inputGradients(classifier, x, target, config.score)) as tf.Tensor4D;
-        return finishMaps(signedChannelSum(a, config.sign), [h, w]);
+        return finishMaps(signedChannelSum(a, config.sign), [h, w], options.normalize);
       });
     },
   };

@@ -15,7 +15,7 @@
 import { tf } from '@gaze/engine';
 import type { Classifier } from '@gaze/models';
 import { z } from 'zod';
-import { registerExplainer, type Explainer, type ExplainerFactory } from '../explainer.js';
+import { registerExplainer, type Explainer, type ExplainerFactory, type ExplainOptions } from '../explainer.js';
 import { checkExplainInputs, finishMaps } from '../maps.js';
 import { GradientScore, inputGradients, maxAbsOverChannels } from './common.js';
 
@@ -28,10 +28,10 @@ export function createGradient(config: GradientConfig, classifier: Classifier, n
   const [h, w] = classifier.inputShape;
   return {
     name,
-    async explain(x: tf.Tensor4D, target: tf.Tensor1D): Promise<tf.Tensor3D> {
+    async explain(x: tf.Tensor4D, target: tf.Tensor1D, options: ExplainOptions = {}): Promise<tf.Tensor3D> {
       checkExplainInputs(classifier, x, target, 'gradient');
       // x: [B,H,W,C] -> g: [B,H,W,C] -> [B,H,W]
-      return tf.tidy(() => finishMaps(maxAbsOverChannels(inputGradients(classifier, x, target, config.score)), [h, w]));
+      return tf.tidy(() => finishMaps(maxAbsOverChannels(inputGradients(classifier, x, target, config.score)), [h, w], options.normalize));
     },
   };
 }

@@ -43,7 +43,7 @@
 import { gaussianBlur, tf } from '@gaze/engine';
 import type { Classifier } from '@gaze/models';
 import { z } from 'zod';
-import { registerExplainer, type Explainer, type ExplainerFactory } from '../explainer.js';
+import { registerExplainer, type Explainer, type ExplainerFactory, type ExplainOptions } from '../explainer.js';
 import { checkExplainInputs, finishMaps } from '../maps.js';
 import { AttributionSign, GRADIENT_PASS_ROWS, GradientScore, imagesPerPass, inputGradients, mapChunks, repeatRows, scoreOf, signedChannelSum } from './common.js';
 
@@ -223,11 +223,11 @@ export function createIntegratedGradients(config: IntegratedGradientsConfig, cla
   const [h, w] = classifier.inputShape;
   return {
     name,
-    async explain(x: tf.Tensor4D, target: tf.Tensor1D): Promise<tf.Tensor3D> {
+    async explain(x: tf.Tensor4D, target: tf.Tensor1D, options: ExplainOptions = {}): Promise<tf.Tensor3D> {
       checkExplainInputs(classifier, x, target, 'integrated-gradients');
       return tf.tidy(() => {
         const { attributions } = integratedGradients(classifier, x, target, config);
-        return finishMaps(signedChannelSum(attributions, config.sign), [h, w]);
+        return finishMaps(signedChannelSum(attributions, config.sign), [h, w], options.normalize);
       });
     },
   };

@@ -24,7 +24,7 @@
 import { Rng, tf } from '@gaze/engine';
 import type { Classifier } from '@gaze/models';
 import { z } from 'zod';
-import { registerExplainer, type Explainer, type ExplainerFactory } from '../explainer.js';
+import { registerExplainer, type Explainer, type ExplainerFactory, type ExplainOptions } from '../explainer.js';
 import { checkExplainInputs, finishMaps } from '../maps.js';
 import { GRADIENT_PASS_ROWS, GradientScore, imagesPerPass, inputGradients, mapChunks, maxAbsOverChannels, repeatRows } from './common.js';
 
@@ -69,10 +69,10 @@ export function createSmoothGrad(config: SmoothGradConfig, classifier: Classifie
   const [h, w] = classifier.inputShape;
   return {
     name,
-    async explain(x: tf.Tensor4D, target: tf.Tensor1D): Promise<tf.Tensor3D> {
+    async explain(x: tf.Tensor4D, target: tf.Tensor1D, options: ExplainOptions = {}): Promise<tf.Tensor3D> {
       checkExplainInputs(classifier, x, target, 'smoothgrad');
       const rng = new Rng(seed, 'smoothgrad');
-      return tf.tidy(() => finishMaps(maxAbsOverChannels(smoothGradients(classifier, x, target, { ...config, rng })), [h, w]));
+      return tf.tidy(() => finishMaps(maxAbsOverChannels(smoothGradients(classifier, x, target, { ...config, rng })), [h, w], options.normalize));
     },
   };
 }

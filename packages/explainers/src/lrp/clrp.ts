@@ -27,7 +27,7 @@
 import { GazeError, tf } from '@gaze/engine';
 import type { Classifier } from '@gaze/models';
 import { z } from 'zod';
-import { registerExplainer, type Explainer, type ExplainerFactory } from '../explainer.js';
+import { registerExplainer, type Explainer, type ExplainerFactory, type ExplainOptions } from '../explainer.js';
 import { checkExplainInputs, finishMaps, targetOneHot } from '../maps.js';
 import { buildLrpGraph, lrpBackward, lrpForward } from './engine.js';
 import { LrpRuleKeys } from './lrp.js';
@@ -69,7 +69,7 @@ export function createClrp(config: ClrpConfig, classifier: Classifier, name = 'c
   const [h, w] = classifier.inputShape;
   return {
     name,
-    async explain(x: tf.Tensor4D, target: tf.Tensor1D): Promise<tf.Tensor3D> {
+    async explain(x: tf.Tensor4D, target: tf.Tensor1D, options: ExplainOptions = {}): Promise<tf.Tensor3D> {
       checkExplainInputs(classifier, x, target, 'clrp');
       return tf.tidy(() => {
         // x: [B,H,W,C] in [0,1] -> relevance [B,H,W,C] per pass
@@ -82,7 +82,7 @@ export function createClrp(config: ClrpConfig, classifier: Classifier, name = 'c
             ? lrpBackward(graph, forward, tf.mul(tf.sub(1, oneHot), logits) as tf.Tensor2D, config)
             : lrpBackward(graph, forward, tf.mul(oneHot, logits) as tf.Tensor2D, config, { negateLogitsLayer: true });
         const contrast = tf.sum(tf.sub(sumNormalize(signal), sumNormalize(dual)), 3) as tf.Tensor3D;
-        return finishMaps(tf.relu(contrast), [h, w]);
+        return finishMaps(tf.relu(contrast), [h, w], options.normalize);
       });
     },
   };

@@ -45,7 +45,7 @@
 import { tf } from '@gaze/engine';
 import type { Classifier } from '@gaze/models';
 import { z } from 'zod';
-import { registerExplainer, type Explainer, type ExplainerFactory } from '../explainer.js';
+import { registerExplainer, type Explainer, type ExplainerFactory, type ExplainOptions } from '../explainer.js';
 import { checkExplainInputs, finishMaps, targetOneHot } from '../maps.js';
 import { buildLrpGraph, lrpBackward, lrpForward, type LrpGraph, type LrpRules } from './engine.js';
 
@@ -92,11 +92,11 @@ export function createLrp(config: LrpConfig, classifier: Classifier, name = 'lrp
   const [h, w] = classifier.inputShape;
   return {
     name,
-    async explain(x: tf.Tensor4D, target: tf.Tensor1D): Promise<tf.Tensor3D> {
+    async explain(x: tf.Tensor4D, target: tf.Tensor1D, options: ExplainOptions = {}): Promise<tf.Tensor3D> {
       checkExplainInputs(classifier, x, target, 'lrp');
       return tf.tidy(() => {
         const { relevance } = lrpRelevance(graph, x, target, config, config.start);
-        return finishMaps(tf.relu(tf.sum(relevance, 3)) as tf.Tensor3D, [h, w]);
+        return finishMaps(tf.relu(tf.sum(relevance, 3)) as tf.Tensor3D, [h, w], options.normalize);
       });
     },
   };

@@ -30,7 +30,7 @@
 import { GazeError, tf } from '@gaze/engine';
 import type { Classifier } from '@gaze/models';
 import { z } from 'zod';
-import { registerExplainer, type Explainer, type ExplainerFactory } from '../explainer.js';
+import { registerExplainer, type Explainer, type ExplainerFactory, type ExplainOptions } from '../explainer.js';
 import { checkExplainInputs, finishMaps, targetScores } from '../maps.js';
 
 /** captum Occlusion's default baseline. */
@@ -122,14 +122,14 @@ export function createOcclusion(config: OcclusionConfig, ctx: { classifier: Clas
     throw new GazeError(`occlusion: a ${window} px window does not fit the ${h}x${w} input`, { where: `${ctx.where}.window`, hint: `use a window of at most ${Math.min(h, w)} px (default ${defaultOcclusionWindow([h, w])})` });
   }
   const stride = config.stride ?? Math.max(1, Math.floor(window / 2));
-  const options: OcclusionOptions = { window, stride, fill: config.fill, score: config.score, batchSize: config.batchSize };
+  const occlusion: OcclusionOptions = { window, stride, fill: config.fill, score: config.score, batchSize: config.batchSize };
   return {
     name: ctx.name,
-    async explain(x: tf.Tensor4D, target: tf.Tensor1D): Promise<tf.Tensor3D> {
+    async explain(x: tf.Tensor4D, target: tf.Tensor1D, options: ExplainOptions = {}): Promise<tf.Tensor3D> {
       checkExplainInputs(classifier, x, target, 'occlusion');
-      const map = await occlusionMap(classifier, x, target, options);
+      const map = await occlusionMap(classifier, x, target, occlusion);
       try {
-        return finishMaps(map, [h, w]);
+        return finishMaps(map, [h, w], options.normalize);
       } finally {
         map.dispose();
       }

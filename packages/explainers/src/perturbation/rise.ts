@@ -39,7 +39,7 @@
 import { Rng, tf } from '@gaze/engine';
 import type { Classifier } from '@gaze/models';
 import { z } from 'zod';
-import { registerExplainer, type Explainer, type ExplainerFactory } from '../explainer.js';
+import { registerExplainer, type Explainer, type ExplainerFactory, type ExplainOptions } from '../explainer.js';
 import { checkExplainInputs, finishMaps, targetOneHot } from '../maps.js';
 
 /** RISE paper, ResNet-50 experiments. */
@@ -171,12 +171,12 @@ export function createRise(config: RiseConfig, ctx: { classifier: Classifier; se
   let set: RiseMaskSet | undefined;
   return {
     name: ctx.name,
-    async explain(x: tf.Tensor4D, target: tf.Tensor1D): Promise<tf.Tensor3D> {
+    async explain(x: tf.Tensor4D, target: tf.Tensor1D, options: ExplainOptions = {}): Promise<tf.Tensor3D> {
       checkExplainInputs(classifier, x, target, 'rise');
       set ??= riseMaskSet(ctx.seed, config.n, config.cells, config.p, [h, w]);
       const saliency = await riseSaliency(classifier, x, target, set, config.batchSize);
       try {
-        return finishMaps(saliency, [h, w]);
+        return finishMaps(saliency, [h, w], options.normalize);
       } finally {
         saliency.dispose();
       }

@@ -75,7 +75,7 @@ export class ModelMap {
     }
   }
 
-  /** Module paths in forward order (by where each module's output is computed), parents before their first child. */
+  /** Module paths in the order their outputs are computed; a module whose output is its last child's is listed after that child. */
   modulePaths(): string[] {
     return [...this.modules.values()].sort((a, b) => a.output.node.index - b.output.node.index || b.path.length - a.path.length).map((m) => m.path);
   }

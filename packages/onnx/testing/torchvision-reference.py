@@ -5,7 +5,7 @@ gradcam.<layer>.npy (Grad-CAM from a forward hook on that module, upsampled bili
 align_corners=False to the input size, [N,H,W]) and input_grad.npy (d target logit / d input,
 NCHW), where the target of each image is its top logit. Run with Debian's /usr/bin/python3.
 
-usage: reference.py OUT_DIR NAME[:layer,layer...] ... [--opset N] [--batch N] [--size N] [--fixed-batch]
+usage: torchvision-reference.py OUT_DIR NAME[:layer,layer...] ... [--opset N] [--batch N] [--size N] [--fixed-batch]
 """
 import argparse
 import json
