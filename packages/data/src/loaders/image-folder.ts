@@ -1,10 +1,12 @@
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { extname, join, posix, resolve } from 'node:path';
-import { GazeError, hash32 } from '@gaze/engine';
+import { GazeError, didYouMean, hash32 } from '@gaze/engine';
 import { z } from 'zod';
 import { commonDatasetKeys, pipelineFor, registerDataset, type DatasetContext, type DatasetFactory } from '../registry.js';
 import { datasetFromSources, type ItemSource } from '../split.js';
 import { SPLIT_NAMES, type Box, type Dataset, type DatasetInfo, type SplitName } from '../types.js';
+import { parseVocAnnotation, type VocAnnotation } from './voc.js';
 import { IMAGE_EXTENSIONS, ImageFit, ImageSize, ShorterSide, decodeFailureReason, decodeImage, imageHeaderSize, mapLimited, sizeHW } from './image-decode.js';
 
 export const ImageFolderConfig = z.strictObject({
@@ -19,6 +21,21 @@ export const ImageFolderConfig = z.strictObject({
   valFraction: z.number().min(0).max(0.9).default(0.1),
   /** Share of files in `test` when the root has no split folders. */
   testFraction: z.number().min(0).max(0.9).default(0.1),
+  /** Put every image in this split instead (a folder kept for evaluation, e.g. ILSVRC's val images: `split: test`). */
+  split: z.enum(SPLIT_NAMES).optional(),
+  /**
+   * A class list, one class per line in label order: the first word is the class folder's name
+   * (or the annotations' object name), the rest of the line its display name. ImageNet's
+   * `LOC_synset_mapping.txt` (`n01440764 tench, Tinca tinca`) lists the 1000 wnids in the order
+   * torchvision's weights index them. Default: the sorted folder names.
+   */
+  classes: z.string().min(1).optional(),
+  /**
+   * A folder of per-image XML annotations in Pascal VOC's format (ILSVRC 2012's
+   * `ILSVRC2012_bbox_val_v3` is one): `<file stem>.xml` gives the image's boxes; a root with the
+   * images directly in it (ILSVRC's flat val folder) takes each image's class from them.
+   */
+  annotations: z.string().min(1).optional(),
   ...commonDatasetKeys,
 });
 export type ImageFolderConfig = z.infer<typeof ImageFolderConfig>;
@@ -55,31 +72,89 @@ function pathFraction(rel: string): number {
   return hash32(rel) / 4294967296;
 }
 
-/** Every image under the root with its class and split. */
-function listFiles(root: string, config: ImageFolderConfig): { classNames: string[]; files: FileEntry[]; layout: 'split folders' | 'class folders' } {
+/** Every image under the root with its class and split; `labelOf` maps a class folder to its index. */
+function listFiles(root: string, config: ImageFolderConfig, order: ClassOrder | undefined, where: string): { classNames: string[]; files: FileEntry[]; layout: 'split folders' | 'class folders' | 'flat' } {
   const top = subdirectories(root);
+  if (top.length === 0 && imageFiles(root).length > 0) {
+    // A flat folder (ILSVRC 2012's val images): the classes come from the annotations.
+    const files = imageFiles(root).map((rel): FileEntry => {
+      const u = pathFraction(rel);
+      return { rel, label: -1, split: u < config.testFraction ? 'test' : u < config.testFraction + config.valFraction ? 'val' : 'train' };
+    });
+    return { classNames: order?.names ?? [], files, layout: 'flat' };
+  }
+  if (order) {
+    const folders = [...new Set(top.every((d) => (SPLIT_NAMES as readonly string[]).includes(d)) && top.includes('train') ? top.flatMap((t) => subdirectories(join(root, t))) : top)];
+    const stray = folders.filter((f) => !order.ids.includes(f));
+    if (stray.length > 0) {
+      const guess = didYouMean(stray[0], order.ids);
+      throw new GazeError(`class folder '${stray[0]}' is not in the class list${guess ? ` (did you mean '${guess}'?)` : ''}${stray.length > 1 ? ` (nor ${stray.length - 1} more)` : ''}`, {
+        where: `${where}.classes`,
+        hint: 'every class folder must be a line of the classes file',
+      });
+    }
+  }
+  const labelOf = (cls: string, fallback: number) => (order ? order.ids.indexOf(cls) : fallback);
   const splitLayout = top.includes('train') && top.every((d) => (SPLIT_NAMES as readonly string[]).includes(d));
   if (!splitLayout) {
     const files = top.flatMap((cls, label) =>
       imageFiles(join(root, cls)).map((f): FileEntry => {
         const rel = posix.join(cls, f);
         const u = pathFraction(rel);
-        return { rel, label, split: u < config.testFraction ? 'test' : u < config.testFraction + config.valFraction ? 'val' : 'train' };
+        return { rel, label: labelOf(cls, label), split: u < config.testFraction ? 'test' : u < config.testFraction + config.valFraction ? 'val' : 'train' };
       }),
     );
-    return { classNames: top, files, layout: 'class folders' };
+    return { classNames: order?.names ?? top, files, layout: 'class folders' };
   }
-  const classNames = [...new Set(top.flatMap((s) => subdirectories(join(root, s))))].sort();
+  const folderNames = [...new Set(top.flatMap((s) => subdirectories(join(root, s))))].sort();
+  const classNames = order?.names ?? folderNames;
   const files = top.flatMap((split) =>
     subdirectories(join(root, split)).flatMap((cls) =>
       imageFiles(join(root, split, cls)).map((f): FileEntry => {
         const rel = posix.join(split, cls, f);
         const carve = split === 'train' && !top.includes('val') && pathFraction(rel) < config.valFraction;
-        return { rel, label: classNames.indexOf(cls), split: carve ? 'val' : (split as SplitName) };
+        return { rel, label: labelOf(cls, folderNames.indexOf(cls)), split: carve ? 'val' : (split as SplitName) };
       }),
     ),
   );
   return { classNames, files, layout: 'split folders' };
+}
+
+/** A class list file: ids (folder / annotation names) in label order, and display names. */
+interface ClassOrder {
+  ids: string[];
+  names: string[];
+}
+
+function readClassList(path: string, where: string): ClassOrder {
+  if (!existsSync(path)) throw new GazeError(`class list ${path} not found`, { where, hint: 'one class per line: its folder name (an ImageNet wnid), then optionally a display name' });
+  const ids: string[] = [];
+  const names: string[] = [];
+  readFileSync(path, 'utf8').replace(/^\uFEFF/, '').split(/\r?\n/).forEach((line, i) => {
+    const text = line.trim();
+    if (text === '') return;
+    const [id, ...rest] = text.split(/\s+/);
+    if (ids.includes(id)) throw new GazeError(`class '${id}' is listed twice`, { where: `${path}:${i + 1}` });
+    ids.push(id);
+    // `n01440764 tench, Tinca tinca`: the first of the comma-separated names.
+    const display = rest.join(' ').split(',')[0].trim();
+    names.push(display || id);
+  });
+  if (ids.length === 0) throw new GazeError(`class list ${path} is empty`, { where });
+  return { ids, names };
+}
+
+/** Per-image annotations from `<dir>/<stem>.xml` (VOC format), object names looked up in the class ids. */
+async function readAnnotations(dir: string, files: readonly FileEntry[], ids: readonly string[], where: string): Promise<Map<string, VocAnnotation>> {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new GazeError(`annotation folder ${dir} not found`, { where, hint: 'a folder of <image file stem>.xml files in Pascal VOC format (ILSVRC2012_bbox_val_v3/val/)' });
+  const out = new Map<string, VocAnnotation>();
+  await mapLimited(files, SCAN_CONCURRENCY, async (f) => {
+    const stem = posix.basename(f.rel).replace(/\.[^.]+$/, '');
+    const path = join(dir, `${stem}.xml`);
+    if (!existsSync(path)) return;
+    out.set(f.rel, parseVocAnnotation(await readFile(path, 'utf8'), path, ids, 'skip'));
+  });
+  return out;
 }
 
 /** Comma-separated rows with their 1-based line numbers; fields may be double-quoted. */
@@ -179,7 +254,8 @@ export const imageFolderDataset: DatasetFactory<ImageFolderConfig> = {
     if (config.valFraction + config.testFraction >= 1) {
       throw new GazeError(`valFraction ${config.valFraction} + testFraction ${config.testFraction} leaves nothing to train on`, { where: context.where, hint: 'keep their sum below 1' });
     }
-    const listed = listFiles(root, config);
+    const order = config.classes ? readClassList(resolve(context.baseDir, config.classes), `${context.where}.classes`) : undefined;
+    const listed = listFiles(root, config, order, context.where);
     if (listed.files.length === 0) {
       throw new GazeError(`no images in ${root}`, { where: `${context.where}.root`, hint: `expected ${LAYOUT}` });
     }
@@ -195,12 +271,29 @@ export const imageFolderDataset: DatasetFactory<ImageFolderConfig> = {
         return false;
       }
     });
-    const files = listed.files.filter((_, i) => readable[i]);
+    let files = listed.files.filter((_, i) => readable[i]);
     if (unreadable.length > 0) context.log(describeSkipped(unreadable.sort((a, b) => (a.rel < b.rel ? -1 : 1))));
+
+    if (listed.layout === 'flat' && (!config.annotations || !order)) {
+      throw new GazeError(`${root} holds images but no class folders, so the annotations (for each image's class) and the class list (which name is which label) are needed`, {
+        where: `${context.where}.${config.annotations ? 'classes' : 'annotations'}`,
+        hint: 'sort the images into one folder per class, or set annotations (ILSVRC2012_bbox_val_v3/val) and classes (LOC_synset_mapping.txt)',
+      });
+    }
+    // Annotations name objects by class id: the class list's, or the folder names.
+    const classIds = order?.ids ?? listed.classNames;
+    const classNames = order?.names ?? listed.classNames;
+    const annotations = config.annotations ? await readAnnotations(resolve(context.baseDir, config.annotations), files, classIds, `${context.where}.annotations`) : undefined;
+    if (listed.layout === 'flat') {
+      const without = files.filter((f) => !annotations!.has(f.rel));
+      if (without.length > 0) context.log(`image-folder: ${without.length} image(s) have no annotation of a listed class and are left out: ${without.slice(0, LOG_NAMES).map((f) => f.rel).join(', ')}`);
+      files = files.filter((f) => annotations!.has(f.rel)).map((f) => ({ ...f, label: annotations!.get(f.rel)!.label }));
+    }
 
     const known = new Set(listed.files.map((f) => f.rel));
     const boxesPath = join(root, 'boxes.csv');
-    const boxes = existsSync(boxesPath) ? readBoxes(boxesPath) : undefined;
+    if (annotations && existsSync(boxesPath)) throw new GazeError(`both boxes.csv and annotations give boxes for ${root}`, { where: `${context.where}.annotations`, hint: 'keep one of them' });
+    const boxes: Map<string, (Omit<Box, 'label'> & { label?: number })[]> | undefined = existsSync(boxesPath) ? readBoxes(boxesPath) : annotations && new Map([...annotations].map(([rel, a]) => [rel, a.boxes]));
     const attributesPath = join(root, 'attributes.csv');
     const attributes = existsSync(attributesPath) ? readAttributes(attributesPath) : undefined;
     for (const [name, keys] of [['boxes.csv', boxes?.keys()], ['attributes.csv', attributes?.byPath.keys()]] as const) {
@@ -212,16 +305,20 @@ export const imageFolderDataset: DatasetFactory<ImageFolderConfig> = {
       if (without > 0) context.log(`image-folder: ${without} image(s) have no row in attributes.csv; their attributes are all 0`);
     }
 
+    if (config.split) {
+      if (listed.layout === 'split folders') throw new GazeError(`split: ${config.split} puts every image in one split, but ${root} has split folders`, { where: `${context.where}.split`, hint: 'leave split out, or point root at one of the split folders' });
+      files = files.map((f) => ({ ...f, split: config.split! }));
+    }
     const bySplit = Object.fromEntries(SPLIT_NAMES.map((s) => [s, files.filter((f) => f.split === s)])) as Record<SplitName, FileEntry[]>;
-    if (bySplit.train.length === 0) {
+    if (bySplit.train.length === 0 && !config.split) {
       throw new GazeError(`the train split of ${root} is empty (${files.length} readable images in all)`, { where: `${context.where}.root`, hint: 'add images, or lower valFraction/testFraction' });
     }
     const [H, W] = sizeHW(config.size);
     const { pipeline, imageShape } = pipelineFor(config, [H, W, 3], context.where);
     const info: DatasetInfo = {
       type: 'image-folder',
-      classNames: listed.classNames,
-      numClasses: listed.classNames.length,
+      classNames,
+      numClasses: classNames.length,
       imageShape,
       attributeNames: attributes?.names,
       has: { masks: false, boxes: boxes !== undefined, attributes: attributes !== undefined, multiLabel: false },
@@ -239,7 +336,8 @@ export const imageFolderDataset: DatasetFactory<ImageFolderConfig> = {
           label: (i) => list[i].label,
           read: async (i) => {
             const f = list[i];
-            const fileBoxes = boxes && (boxes.get(f.rel) ?? []).map((b) => ({ ...b, label: f.label }));
+            // boxes.csv boxes are the image's class; annotation boxes keep their objects' classes.
+            const fileBoxes = boxes && (boxes.get(f.rel) ?? []).map((b): Box => ({ ...b, label: b.label ?? f.label }));
             const decoded = await decodeImage(join(root, f.rel), f.rel, { size: [H, W], fit: config.fit, boxes: fileBoxes, shorterSide: config.shorterSide });
             return { ...decoded, label: f.label, attributes: attributes && (attributes.byPath.get(f.rel) ?? noAttributes).slice() };
           },

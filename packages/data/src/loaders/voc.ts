@@ -59,8 +59,12 @@ function primaryLabel(boxes: readonly Box[]): number {
   return best.label;
 }
 
-/** Parses one VOC annotation; `file` names it in errors. */
-export function parseVocAnnotation(xml: string, file: string): VocAnnotation {
+/**
+ * Parses one VOC annotation (also the format of ILSVRC's bounding-box XMLs); `file` names it in
+ * errors. Object names are looked up in `classes` (default the VOC classes); with `unknown:
+ * 'skip'` an object of another class is left out instead of failing.
+ */
+export function parseVocAnnotation(xml: string, file: string, classes: readonly string[] = VOC_CLASSES, unknown: 'error' | 'skip' = 'error'): VocAnnotation {
   let doc: { annotation?: { object?: unknown } };
   try {
     doc = parser.parse(xml);
@@ -69,18 +73,20 @@ export function parseVocAnnotation(xml: string, file: string): VocAnnotation {
   }
   const objects = asArray(doc.annotation?.object as Record<string, unknown> | Record<string, unknown>[] | undefined);
   if (!doc.annotation || objects.length === 0) throw new GazeError('the annotation has no <object>', { where: file, hint: 'every image listed in ImageSets/Main has at least one object' });
-  const boxes = objects.map((o, k): Box => {
+  const boxes = objects.flatMap((o, k): Box[] => {
     const name = String(o.name ?? '').trim();
-    const label = (VOC_CLASSES as readonly string[]).indexOf(name);
-    if (label < 0) throw new GazeError(`object ${k + 1} has the unknown class '${name}'`, { where: file, hint: `VOC classes are ${VOC_CLASSES.join(', ')}` });
+    const label = classes.indexOf(name);
+    if (label < 0 && unknown === 'skip') return [];
+    if (label < 0) throw new GazeError(`object ${k + 1} has the unknown class '${name}'`, { where: file, hint: `the classes are ${classes.length > 30 ? `${classes.slice(0, 30).join(', ')}, ...` : classes.join(', ')}` });
     const bb = (o.bndbox ?? {}) as Record<string, unknown>;
     const [xmin, ymin, xmax, ymax] = ['xmin', 'ymin', 'xmax', 'ymax'].map((key) => Number(bb[key]));
     if (![xmin, ymin, xmax, ymax].every(Number.isFinite) || xmax < xmin || ymax < ymin) {
       throw new GazeError(`object ${k + 1} (${name}) has no valid <bndbox> (xmin ${bb.xmin}, ymin ${bb.ymin}, xmax ${bb.xmax}, ymax ${bb.ymax})`, { where: file });
     }
     // VOC pixels are 1-based and inclusive: pixel columns xmin..xmax are edges xmin-1..xmax.
-    return { x0: xmin - 1, y0: ymin - 1, x1: xmax, y1: ymax, label, difficult: String(o.difficult ?? '0').trim() === '1' };
+    return [{ x0: Math.max(0, xmin - 1), y0: Math.max(0, ymin - 1), x1: xmax, y1: ymax, label, difficult: String(o.difficult ?? '0').trim() === '1' }];
   });
+  if (boxes.length === 0) throw new GazeError('no <object> of a known class', { where: file, hint: `the classes are ${classes.slice(0, 30).join(', ')}${classes.length > 30 ? ', ...' : ''}` });
   return { boxes, label: primaryLabel(boxes), classes: [...new Set(boxes.map((b) => b.label))].sort((a, b) => a - b) };
 }
 
