@@ -5,7 +5,7 @@ gradcam.<layer>.npy (Grad-CAM from a forward hook on that module, upsampled bili
 align_corners=False to the input size, [N,H,W]) and input_grad.npy (d target logit / d input,
 NCHW), where the target of each image is its top logit. Run with Debian's /usr/bin/python3.
 
-usage: torchvision-reference.py OUT_DIR NAME[:layer,layer...] ... [--opset N] [--batch N] [--size N] [--fixed-batch]
+usage: torchvision-reference.py OUT_DIR NAME[:layer,layer...] ... [--opset N] [--batch N] [--size N] [--fixed-batch] [--num-classes K]
 """
 import argparse
 import json
@@ -42,10 +42,10 @@ def small_convnext():
 BUILDERS = {'vgg-small': lambda: small_vgg(False), 'vgg-small-bn': lambda: small_vgg(True), 'vit-small': small_vit, 'resnext-small': small_resnext, 'convnext-small': small_convnext}
 
 
-def build(name):
+def build(name, num_classes=None):
     if name in BUILDERS:
         return BUILDERS[name]()
-    return getattr(torchvision.models, name)()
+    return getattr(torchvision.models, name)(**({'num_classes': num_classes} if num_classes else {}))
 
 
 def randomize_batch_norm(model, generator):
@@ -101,6 +101,7 @@ def main():
     p.add_argument('--batch', type=int, default=2)
     p.add_argument('--size', type=int, default=224)
     p.add_argument('--fixed-batch', action='store_true')
+    p.add_argument('--num-classes', type=int, default=None)
     args = p.parse_args()
     summary = {}
     for spec in args.models:
@@ -109,7 +110,7 @@ def main():
         os.makedirs(out, exist_ok=True)
         generator = torch.Generator().manual_seed(0)
         torch.manual_seed(0)
-        model = build(name).eval()
+        model = build(name, args.num_classes).eval()
         randomize_batch_norm(model, generator)
         x = torch.rand(args.batch, 3, args.size, args.size, generator=generator) * 2 - 1
         export_x = x[:1] if not args.fixed_batch else x

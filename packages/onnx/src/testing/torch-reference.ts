@@ -19,9 +19,10 @@ export function torchvisionAvailable(): boolean {
  * reference numbers beside it (input.npy, logits.npy, input_grad.npy, gradcam.<layer>.npy);
  * returns that folder. See testing/torchvision-reference.py.
  */
-export function exportTorchReference(out: string, model: string, layers: string[], options: { opset?: number; batch?: number; fixedBatch?: boolean } = {}): string {
+export function exportTorchReference(out: string, model: string, layers: string[], options: { opset?: number; batch?: number; fixedBatch?: boolean; numClasses?: number } = {}): string {
   const args = [TORCHVISION_REFERENCE, out, `${model}:${layers.join(',')}`, '--opset', String(options.opset ?? 13), '--batch', String(options.batch ?? 2)];
   if (options.fixedBatch) args.push('--fixed-batch');
+  if (options.numClasses) args.push('--num-classes', String(options.numClasses));
   const r = spawnSync(TORCH_PYTHON, args, { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: process.env.OMP_NUM_THREADS ?? '2' } });
   if (r.status !== 0) throw new Error(`torchvision-reference.py failed for ${model}:\n${r.stderr}`);
   return join(out, model);

@@ -177,6 +177,12 @@ async function runOne(loaded: LoadedConfig, planned: PlannedRun, ctx: RunContext
     let history: EpochRecord[] = [];
     const notes: string[] = [];
     let valAccuracy: number | undefined;
+    if (config.train && classifier.trainableWeights.length === 0) {
+      throw new GazeError(`the ${classifier.type} backbone has no trainable weights, so the train: section has nothing to train`, {
+        where: 'train',
+        hint: classifier.type === 'onnx' ? 'an ONNX backbone is frozen unless backbone.trainable: true; or leave train: out to explain and evaluate it as loaded' : 'leave train: out to use the backbone as loaded',
+      });
+    }
     if (config.train) {
       const result = await trainClassifier(classifier, dataset, config.train, {
         seed: planned.seed,
