@@ -10,12 +10,14 @@ import { createEvaluator } from '@gaze/metrics';
 import { TameConfig, TameHead } from '@gaze/head-tame';
 import { createClassifier, type LayersClassifier } from '@gaze/models';
 import { benchLoader, LOADER_CASES } from './data.js';
+import { runOnnxPeer } from './onnx-peer.js';
 
 /**
  * Gaze against PyTorch on the same machine: the same network (exported topology and weights),
  * the same inputs, the same number of threads (wasm runs one), timed the same way. The peer is
- * scripts/bench/peer/torch_peer.py under Debian's python3 with `python3-torch`; when torch is
- * missing the suite tries `apt-get install python3-torch` once, and skips with a line saying why
+ * scripts/bench/peer/torch_peer.py under Debian's python3 with `python3-torch` (and, for the 224 px
+ * ONNX workloads, `python3-torchvision`); when they are missing the suite tries `apt-get install`
+ * once, and skips with a line saying why
  * when that fails.
  */
 
@@ -64,19 +66,19 @@ export interface PeerBench {
 
 /** Whether Debian's python3 imports torch, after one apt-get attempt when it does not. */
 export function ensureTorch(log: (line: string) => void): { ok: boolean; why?: string } {
-  const probe = () => spawnSync(PYTHON, ['-c', 'import torch, numpy'], { encoding: 'utf8' });
+  const probe = () => spawnSync(PYTHON, ['-c', 'import torch, torchvision, numpy'], { encoding: 'utf8' });
   let r = probe();
   if (r.status === 0) return { ok: true };
-  log('  peer: python3-torch is missing; trying apt-get install python3-torch ...');
+  log('  peer: python3-torch / python3-torchvision is missing; trying apt-get install python3-torch python3-torchvision ...');
   const command = process.getuid?.() === 0 ? ['apt-get'] : ['sudo', '-n', 'apt-get'];
-  const install = spawnSync(command[0], [...command.slice(1), 'install', '-y', '-qq', 'python3-torch'], {
+  const install = spawnSync(command[0], [...command.slice(1), 'install', '-y', '-qq', 'python3-torch', 'python3-torchvision'], {
     encoding: 'utf8',
     env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
   });
   r = probe();
   if (r.status === 0) return { ok: true };
   const reason = (install.stderr || install.error?.message || r.stderr || '').trim().split('\n').slice(-1)[0];
-  return { ok: false, why: `${PYTHON} cannot import torch (apt-get install python3-torch: ${reason || 'failed'})` };
+  return { ok: false, why: `${PYTHON} cannot import torch and torchvision (apt-get install python3-torch python3-torchvision: ${reason || 'failed'})` };
 }
 
 function plans(quick: boolean): ModelPlan[] {
@@ -318,6 +320,12 @@ export async function runPeerBench(options: { quick: boolean; log: (line: string
   }
   disposeBatch(data!);
   result.results.push(await loaderWorkload(options.quick, torch.ok, threads, options.log));
+  // Paper scale: torchvision models through ONNX at 224 px (full runs only: a minute or two).
+  if (torch.ok && !options.quick) {
+    const onnx = await runOnnxPeer({ threads, repeats: 5, log: options.log });
+    for (const [label, diff] of Object.entries(onnx.logitDiff)) result.peer.maxLogitDiff[`${label} (onnx, relative)`] = diff;
+    result.results.push(...onnx.results);
+  }
   return result;
 }
 

@@ -1,5 +1,5 @@
 import { tf } from '@gaze/engine';
-import { hostSlice, hostTranspose, type HostTensor } from '../runtime/host-tensor.js';
+import { hostSlice, type HostTensor } from '../runtime/host-tensor.js';
 import { NHWC, device, hostToTensor, inLayout, type Value } from '../runtime/value.js';
 import type { Attributes, OpContext, OpImpl } from './op.js';
 
@@ -71,10 +71,10 @@ function conv(ctx: OpContext): Value[] {
 
   let y: tf.Tensor;
   if (group === 1) {
-    const filter = ctx.prepared('filter', () => hostToTensor(hostTranspose(w, [2, 3, 1, 0]))) as tf.Tensor4D;
+    const filter = ctx.prepared('filter', () => hostToTensor(w, [2, 3, 1, 0])) as tf.Tensor4D;
     y = finish(tf.fused.conv2d({ x: xs as tf.Tensor4D, filter, strides: convStrides, pad: tfPad(pads), dilations, bias, activation }));
   } else if (group === channels && groupChannels === 1 && outChannels % channels === 0) {
-    const filter = ctx.prepared('filter', () => hostToTensor(hostTranspose({ ...w, shape: [channels, outChannels / channels, kh, kw] }, [2, 3, 0, 1]))) as tf.Tensor4D;
+    const filter = ctx.prepared('filter', () => hostToTensor({ ...w, shape: [channels, outChannels / channels, kh, kw] }, [2, 3, 0, 1])) as tf.Tensor4D;
     const pad = tfPad(pads);
     if (typeof pad === 'number') {
       y = finish(tf.fused.depthwiseConv2d({ x: xs as tf.Tensor4D, filter, strides: convStrides, pad, dilations, bias, activation }));
@@ -85,7 +85,7 @@ function conv(ctx: OpContext): Value[] {
   } else {
     const perGroup = outChannels / group;
     const parts = tf.split(xs, group, 3).map((part, g) => {
-      const filter = ctx.prepared(`filter/${g}`, () => hostToTensor(hostTranspose(groupSlice(w, g, perGroup), [2, 3, 1, 0]))) as tf.Tensor4D;
+      const filter = ctx.prepared(`filter/${g}`, () => hostToTensor(groupSlice(w, g, perGroup), [2, 3, 1, 0])) as tf.Tensor4D;
       return finish(tf.conv2d(part as tf.Tensor4D, filter, convStrides, tfPad(pads), 'NHWC', dilations));
     });
     const joined = tf.concat(parts, 3);

@@ -1,22 +1,19 @@
 import { tf } from '@gaze/engine';
-import { hostElementwise, hostTranspose } from '../runtime/host-tensor.js';
+import { hostElementwise } from '../runtime/host-tensor.js';
 import { device, hostToTensor, identity, logical, logicalShape, type DeviceValue, type Value } from '../runtime/value.js';
 import type { OpContext, OpImpl } from './op.js';
 
-/** Y = alpha * A' B' + beta * C, with a constant B rearranged once to [K, N]. */
+/** Y = alpha * A' B' + beta * C; transposes go to the matmul kernel as flags (a [N,K] Linear weight is used as stored). */
 function gemm(ctx: OpContext): Value[] {
   const alpha = ctx.attrs.float('alpha', 1);
   const beta = ctx.attrs.float('beta', 1);
   const transA = ctx.attrs.int('transA', 0) === 1;
   const transB = ctx.attrs.int('transB', 0) === 1;
-  let a = logical(ctx.device(0)) as tf.Tensor2D;
+  const a = logical(ctx.device(0)) as tf.Tensor2D;
   if (a.rank !== 2) throw ctx.unsupported(`Gemm on a rank-${a.rank} input`);
-  if (transA) a = tf.transpose(a);
   const bInput = ctx.inputs[1]!;
-  const b = (bInput.kind === 'host'
-    ? ctx.prepared('b', () => hostToTensor(transB ? hostTranspose(bInput.t, [1, 0]) : bInput.t))
-    : transB ? tf.transpose(logical(bInput)) : logical(bInput)) as tf.Tensor2D;
-  let y: tf.Tensor = tf.matMul(a, b);
+  const b = (bInput.kind === 'host' ? ctx.prepared('b', () => hostToTensor(bInput.t)) : logical(bInput)) as tf.Tensor2D;
+  let y: tf.Tensor = tf.matMul(a, b, transA, transB);
   if (alpha !== 1) y = tf.mul(y, alpha);
   const cInput = ctx.inputs[2];
   if (cInput && beta !== 0) {
