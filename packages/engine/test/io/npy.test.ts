@@ -58,6 +58,11 @@ np.save('${join(root, 'b.npy')}', np.array([True, False, True]))
     // the header kept the length sized for 1000 items: still 64-aligned
     const bytes = readFileSync(path);
     expect((10 + bytes[8] + 256 * bytes[9]) % 64).toBe(0);
+    if (NUMPY) {
+      const check = spawnSync('/usr/bin/python3', ['-c', `import numpy as np; a = np.load('${path}'); assert a.shape == (3, 2, 3) and a.dtype == np.float32 and a[2, 0, 1] == 101, (a.shape, a.dtype)`], { encoding: 'utf8' });
+      expect(check.stderr).toBe('');
+      expect(check.status).toBe(0);
+    }
   });
 
   it('rejects what it cannot read with the path and how to fix it', async () => {
