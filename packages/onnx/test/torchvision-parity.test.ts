@@ -6,7 +6,7 @@ import { assertNoTensorLeak, pearson } from '@gaze/engine/testing';
 import { createExplainer } from '@gaze/explainers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadOnnxClassifier, type OnnxClassifier } from '../src/index.js';
-import { TORCH_INSTALL, exportTorchReference, torchvisionAvailable } from '../src/testing/index.js';
+import { TORCH_INSTALL, exportTorchReference, torchvisionAvailable, torchvisionFamilies, type TorchvisionFamily } from '../src/testing/index.js';
 
 // Seeded random-init torchvision models, exported by Debian's PyTorch at 224 px, must give
 // PyTorch's logits, Grad-CAM maps (from a forward hook on the module) and input gradients.
@@ -20,42 +20,7 @@ const REQUIRED = process.env.GAZE_REQUIRE_TORCH === '1';
 const SKIP = !FOUND && !REQUIRED;
 if (SKIP) console.warn(`[@gaze/onnx] skipping the torchvision parity test: /usr/bin/python3 cannot import torch and torchvision; ${INSTALL}`);
 
-/** family -> the model reference.py builds and the module paths Grad-CAM is checked at. */
-const SMALL: Record<string, { model: string; layers: string[]; opset?: number }> = {
-  resnet: { model: 'resnet18', layers: ['layer4', 'layer2'] },
-  'resnext / wide-resnet': { model: 'resnext-small', layers: ['layer4'] },
-  vgg: { model: 'vgg-small', layers: ['features'] },
-  'vgg (batch norm)': { model: 'vgg-small-bn', layers: ['features.13'] },
-  'mobilenet v2': { model: 'mobilenet_v2', layers: ['features.18'] },
-  'mobilenet v3': { model: 'mobilenet_v3_small', layers: ['features.12'] },
-  densenet: { model: 'densenet121', layers: ['features.denseblock4'] },
-  efficientnet: { model: 'efficientnet_b0', layers: ['features.8'] },
-  regnet: { model: 'regnet_y_400mf', layers: ['trunk_output'] },
-  squeezenet: { model: 'squeezenet1_1', layers: ['features.12'] },
-  shufflenet: { model: 'shufflenet_v2_x0_5', layers: ['conv5'] },
-  'convnext (opset 13)': { model: 'convnext-small', layers: ['features.3'] },
-  'convnext (opset 17)': { model: 'convnext-small', layers: ['features.3'], opset: 17 },
-  'vit (opset 17)': { model: 'vit-small', layers: ['encoder.layers.encoder_layer_1.ln_1'], opset: 17 },
-};
-
-const FULL: Record<string, { model: string; layers: string[]; opset?: number }> = {
-  resnet: { model: 'resnet50', layers: ['layer4', 'layer3'] },
-  resnext: { model: 'resnext50_32x4d', layers: ['layer4'] },
-  'wide-resnet': { model: 'wide_resnet50_2', layers: ['layer4'] },
-  vgg: { model: 'vgg16', layers: ['features.29', 'features'] },
-  'vgg (batch norm)': { model: 'vgg16_bn', layers: ['features.42'] },
-  'mobilenet v2': { model: 'mobilenet_v2', layers: ['features.18'] },
-  'mobilenet v3': { model: 'mobilenet_v3_large', layers: ['features.16'] },
-  densenet: { model: 'densenet121', layers: ['features.denseblock4'] },
-  efficientnet: { model: 'efficientnet_b0', layers: ['features.8'] },
-  regnet: { model: 'regnet_y_400mf', layers: ['trunk_output'] },
-  squeezenet: { model: 'squeezenet1_0', layers: ['features.12'] },
-  shufflenet: { model: 'shufflenet_v2_x1_0', layers: ['conv5'] },
-  convnext: { model: 'convnext_tiny', layers: ['features.7'], opset: 17 },
-  vit: { model: 'vit_b_16', layers: ['encoder.layers.encoder_layer_11.ln_1'], opset: 17 },
-};
-
-const FAMILIES = process.env.GAZE_ONNX_FAMILIES === 'full' ? FULL : SMALL;
+const FAMILIES = torchvisionFamilies();
 const IDENTITY = { scale: 1, mean: [0], std: [1], channelOrder: 'rgb' as const };
 
 let root: string;
@@ -68,7 +33,7 @@ beforeAll(async () => {
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 /** Exports one model with testing/torchvision-reference.py; returns its folder. */
-function exportReference(name: string, spec: { model: string; layers: string[]; opset?: number }): string {
+function exportReference(name: string, spec: TorchvisionFamily): string {
   return exportTorchReference(join(root, name.replace(/[^a-z0-9]+/g, '-')), spec.model, spec.layers, { opset: spec.opset });
 }
 
