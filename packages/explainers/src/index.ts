@@ -2,7 +2,9 @@ export { createExplainer, explainerFactory, explainerTypes, registerExplainer, t
 export { checkExplainInputs, finishMaps, targetOneHot, targetScores } from './maps.js';
 export { LRP_ALPHA, LRP_EPSILON, LrpConfig, createLrp, lrpExplainer, lrpRelevance, startRelevance } from './lrp/lrp.js';
 export { CLRP_EPSILON, ClrpConfig, clrpExplainer, createClrp } from './lrp/clrp.js';
-export { SUPPORTED_LAYERS as LRP_SUPPORTED_LAYERS, buildLrpGraph, lrpBackward, lrpForward, maxPoolRelevance, type LrpForward, type LrpGraph, type LrpRules } from './lrp/engine.js';
+export { buildLrpGraph, lrpBackward, lrpForward, maxPoolRelevance, type LrpForward, type LrpGraph, type LrpRules, type LrpStep } from './lrp/engine.js';
+export { SUPPORTED_LAYERS as LRP_SUPPORTED_LAYERS } from './lrp/layers-graph.js';
+export { ONNX_LRP_OPS } from './lrp/onnx-graph.js';
 export { type FirstLayerRule, type HiddenRule } from './lrp/rules.js';
 export { CamLayerKeys, camRawMaps, gradientCamExplainer, resolveCamLayer, tapGradients, weightedActivationMap, type CamWeighting } from './cam/cam.js';
 export { GradCamConfig, gradCamExplainer, gradCamWeights } from './cam/gradcam.js';

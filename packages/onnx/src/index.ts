@@ -7,3 +7,8 @@ export { canonicalPaths, modulePathOf } from './graph/module-paths.js';
 export { readOnnxModel, SUPPORTED_OPSETS, type OnnxGraph, type OnnxNode, type ValueSpec } from './proto/read-model.js';
 export { OnnxProgram } from './runtime/program.js';
 export { supportedOps } from './ops/index.js';
+// The window ops' building blocks, for code that runs a model's nodes its own way (LRP).
+export { Attributes } from './ops/op.js';
+export { averagePoolNhwc, convFilters, convGeometry, convNhwc, maxPoolNhwc, maxPoolPads, poolGeometry, type ConvGeometry, type PoolGeometry } from './ops/conv.js';
+export { hostToTensor } from './runtime/value.js';
+export type { HostTensor } from './runtime/host-tensor.js';

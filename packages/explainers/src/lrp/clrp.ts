@@ -60,8 +60,8 @@ export function createClrp(config: ClrpConfig, classifier: Classifier, name = 'c
   }
   const graph = buildLrpGraph(classifier, 'clrp', where);
   const last = graph.steps.find((step) => step.output === graph.logitsId);
-  if (config.variant === 'clrp2' && last?.cls !== 'Dense' && last?.cls !== 'Conv2D') {
-    throw new GazeError(`clrp2 negates the weights of the layer that computes the logits, but '${last?.layer.name}' is a ${last?.cls}`, {
+  if (config.variant === 'clrp2' && last?.kind !== 'weighted') {
+    throw new GazeError(`clrp2 negates the weights of the layer that computes the logits, but '${last?.name}' is a ${last?.op}`, {
       where: where ? `${where}.variant` : undefined,
       hint: 'use variant: clrp1, or a classifier whose logits come straight from a Dense layer',
     });
@@ -69,6 +69,7 @@ export function createClrp(config: ClrpConfig, classifier: Classifier, name = 'c
   const [h, w] = classifier.inputShape;
   return {
     name,
+    dispose: () => graph.dispose?.(),
     async explain(x: tf.Tensor4D, target: tf.Tensor1D, options: ExplainOptions = {}): Promise<tf.Tensor3D> {
       checkExplainInputs(classifier, x, target, 'clrp');
       return tf.tidy(() => {

@@ -92,6 +92,7 @@ export function createLrp(config: LrpConfig, classifier: Classifier, name = 'lrp
   const [h, w] = classifier.inputShape;
   return {
     name,
+    dispose: () => graph.dispose?.(),
     async explain(x: tf.Tensor4D, target: tf.Tensor1D, options: ExplainOptions = {}): Promise<tf.Tensor3D> {
       checkExplainInputs(classifier, x, target, 'lrp');
       return tf.tidy(() => {
