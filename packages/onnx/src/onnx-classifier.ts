@@ -2,8 +2,8 @@ import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { GazeError, didYouMean, loadWeightMap, saveWeightMap, tf, writeDirAtomic } from '@gaze/engine';
 import { applyPreprocess, type Classifier, type ForwardOptions, type Preprocess } from '@gaze/models';
-import { ModelMap, type ValueRecord } from './graph/model-map.js';
-import type { OnnxGraph, OnnxNode, ValueSpec } from './proto/read-model.js';
+import type { ModelMap } from './graph/model-map.js';
+import type { OnnxGraph, OnnxNode } from './proto/read-model.js';
 import { OnnxProgram, type Substitution } from './runtime/program.js';
 import { NHWC, device, inLayout, logical, logicalShape, type DeviceValue, type Value } from './runtime/value.js';
 
@@ -298,4 +298,3 @@ export function nodeParameters(graph: OnnxGraph, program: OnnxProgram, node: Onn
   return n;
 }
 
-export type { ValueRecord, ValueSpec };

@@ -1,5 +1,5 @@
 import { tf } from '@gaze/engine';
-import { hostElementwise, isIntegral, type HostDtype, type HostTensor } from '../runtime/host-tensor.js';
+import { hostElementwise, isIntegral, type HostDtype } from '../runtime/host-tensor.js';
 import { device, inLayout, logicalShape, withLeadingAxes, type DeviceValue, type Value } from '../runtime/value.js';
 import type { OpContext, OpImpl } from './op.js';
 
@@ -132,4 +132,3 @@ export const ELEMENTWISE_OPS: Record<string, OpImpl> = {
   ),
 };
 
-export type { HostTensor };

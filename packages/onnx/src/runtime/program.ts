@@ -123,7 +123,9 @@ export class OnnxProgram {
     if (this.disposed) throw new Error('this ONNX model was disposed');
     const plan = this.plan(wanted, options.substitute && !options.substitute.needsComputed ? options.substitute.name : undefined);
     const values = new Map<string, Value>();
-    const protectedTensors = new Set<tf.Tensor>(this.cachedTensors);
+    // The caller's tensors and the substituted tap; the program's own cache is checked live (it grows on a first run).
+    const protectedTensors = new Set<tf.Tensor>();
+    const isProtected = (t: tf.Tensor) => protectedTensors.has(t) || this.cachedTensors.has(t);
     for (const [name, v] of inputs) {
       values.set(name, v);
       protectedTensors.add(v.tensor);
@@ -137,7 +139,7 @@ export class OnnxProgram {
       if (v.kind === 'device') refs.set(v.tensor, (refs.get(v.tensor) ?? 0) + (uses.get(name) ?? 0));
     };
     const release = (v: Value | undefined) => {
-      if (v?.kind !== 'device' || protectedTensors.has(v.tensor)) return;
+      if (v?.kind !== 'device' || isProtected(v.tensor)) return;
       const left = (refs.get(v.tensor) ?? 0) - 1;
       refs.set(v.tensor, left);
       if (left <= 0) {
@@ -171,7 +173,7 @@ export class OnnxProgram {
         values.set(name, v);
         options.onValue?.(name, v, node);
         hold(name, v);
-        if ((uses.get(name) ?? 0) === 0 && v.kind === 'device' && !protectedTensors.has(v.tensor) && (refs.get(v.tensor) ?? 0) === 0) {
+        if ((uses.get(name) ?? 0) === 0 && v.kind === 'device' && !isProtected(v.tensor) && (refs.get(v.tensor) ?? 0) === 0) {
           refs.delete(v.tensor);
           v.tensor.dispose();
         }
