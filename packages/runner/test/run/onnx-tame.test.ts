@@ -124,3 +124,28 @@ gallery: {images: 2}
     expect((error as Error).message).toContain('the onnx backbone has no trainable weights');
   });
 });
+
+describe.skipIf(!FOUND && !REQUIRED)('TAME on a vision transformer through ONNX (T-TAME)', () => {
+  it('trains on token taps laid on their 14x14 grid and gives maps at the input size', async () => {
+    if (!FOUND) throw new Error(`GAZE_REQUIRE_TORCH=1 but /usr/bin/python3 cannot import torch and torchvision; ${TORCH_INSTALL}`);
+    const { loadOnnxClassifier } = await import('@gaze/onnx');
+    const { TameConfig, TameHead } = await import('@gaze/head-tame');
+    const { tf } = await import('@gaze/engine');
+    const dir = exportTorchReference(join(root, 'vit'), 'vit-small', [], { opset: 17, batch: 4 });
+    const taps = ['encoder.layers.encoder_layer_0', 'encoder.layers.encoder_layer_1.ln_1', 'encoder.layers.encoder_layer_1'];
+    const classifier = loadOnnxClassifier(join(dir, 'model.onnx'), { preprocess: { scale: 1, mean: [0], std: [1], channelOrder: 'rgb' }, taps });
+    expect(taps.map((t) => classifier.tap(t).form)).toEqual(taps.map(() => ({ kind: 'tokens', extra: 1, grid: [14, 14] })));
+    const head = new TameHead(classifier, TameConfig.parse({ taps }), { seed: 0, where: 'heads.0' });
+    const images = tf.randomUniform([4, 224, 224, 3], 0, 1, 'float32', 3) as tf.Tensor4D;
+    const labels = tf.tidy(() => tf.argMax(classifier.logits(images), 1).toInt()) as tf.Tensor1D;
+    const losses: number[] = [];
+    for (let i = 0; i < 4; i++) losses.push((await head.trainStep({ images, labels, ids: ['0', '1', '2', '3'] }, { lr: 0.02 })).loss);
+    expect(losses.every(Number.isFinite)).toBe(true);
+    expect(losses[3]).toBeLessThan(losses[0]);
+    const maps = await head.explainer('tame').explain(images, labels);
+    expect(maps.shape).toEqual([4, 224, 224]);
+    tf.dispose([images, labels, maps]);
+    head.dispose();
+    classifier.dispose();
+  });
+});
