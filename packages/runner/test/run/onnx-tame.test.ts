@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createDataset, disposeBatch } from '@gaze/data';
-import { initBackend } from '@gaze/engine';
+import { initBackend, tf } from '@gaze/engine';
 import { TORCH_INSTALL, exportTorchReference, torchvisionAvailable } from '@gaze/onnx/testing';
 import { readMetricsCsv } from '@gaze/report';
 import sharp from 'sharp';
@@ -130,7 +130,6 @@ describe.skipIf(!FOUND && !REQUIRED)('TAME on a vision transformer through ONNX 
     if (!FOUND) throw new Error(`GAZE_REQUIRE_TORCH=1 but /usr/bin/python3 cannot import torch and torchvision; ${TORCH_INSTALL}`);
     const { loadOnnxClassifier } = await import('@gaze/onnx');
     const { TameConfig, TameHead } = await import('@gaze/head-tame');
-    const { tf } = await import('@gaze/engine');
     const dir = exportTorchReference(join(root, 'vit'), 'vit-small', [], { opset: 17, batch: 4 });
     const taps = ['encoder.layers.encoder_layer_0', 'encoder.layers.encoder_layer_1.ln_1', 'encoder.layers.encoder_layer_1'];
     const classifier = loadOnnxClassifier(join(dir, 'model.onnx'), { preprocess: { scale: 1, mean: [0], std: [1], channelOrder: 'rgb' }, taps });
