@@ -2,6 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { GazeError } from '@gaze/engine';
 import { parse } from 'yaml';
+import { FORBIDDEN_KEY_HINT, FORBIDDEN_KEY_MESSAGE, isForbiddenKey, withoutForbiddenKeys } from './safe-keys.js';
 import { displayPath, joinPath, readYamlFile, type ConfigProblem, type LocatedValue, type PathLocations } from './yaml-source.js';
 
 /** A config after `extends:` and `--set`: the merged value, where each key came from, and the files read. */
@@ -51,6 +52,7 @@ function dropLocations(locations: Map<string, PathLocations>, prefix: string): v
 function mergeInto(base: LocatedValue, over: LocatedValue): void {
   const merge = (target: Record<string, unknown>, source: Record<string, unknown>, path: string[]) => {
     for (const [key, value] of Object.entries(source)) {
+      if (isForbiddenKey(key)) continue; // reported where it was read
       const p = joinPath([...path, key]);
       if (isPlainObject(value) && isPlainObject(target[key])) {
         const loc = over.locations.get(p);
@@ -106,9 +108,11 @@ export function parseSet(set: string): { path: string[]; value: unknown } {
   if (eq <= 0) throw new GazeError(`--set expects key=value, got '${set}'`, { where: '--set', hint: 'e.g. --set train.epochs=5 or --set dataset.size=96' });
   const path = set.slice(0, eq).trim().split('.');
   if (path.some((k) => k === '')) throw new GazeError(`--set ${set}: empty key in the path`, { where: '--set', hint: 'keys are separated by single dots: train.lr=0.01' });
+  const forbidden = path.find(isForbiddenKey);
+  if (forbidden) throw new GazeError(FORBIDDEN_KEY_MESSAGE(forbidden), { where: `--set ${set}`, hint: FORBIDDEN_KEY_HINT });
   let value: unknown;
   try {
-    value = parse(set.slice(eq + 1));
+    value = withoutForbiddenKeys(parse(set.slice(eq + 1)));
   } catch (cause) {
     throw new GazeError(`--set ${set}: the value is not valid YAML`, { where: '--set', cause });
   }
@@ -117,6 +121,8 @@ export function parseSet(set: string): { path: string[]; value: unknown } {
 
 /** Writes `value` at `path` (numeric segments index into lists), creating mappings on the way. */
 export function setPath(target: Record<string, unknown>, path: readonly string[], value: unknown): void {
+  const forbidden = path.find(isForbiddenKey);
+  if (forbidden) throw new GazeError(FORBIDDEN_KEY_MESSAGE(forbidden), { where: path.join('.'), hint: FORBIDDEN_KEY_HINT });
   let node: Record<string, unknown> | unknown[] = target;
   for (const [i, key] of path.entries()) {
     const last = i === path.length - 1;

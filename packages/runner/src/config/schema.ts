@@ -1,6 +1,7 @@
 import { BACKEND_REQUESTS } from '@gaze/engine';
 import { TrainConfig } from '@gaze/models';
 import { z } from 'zod';
+import { isForbiddenKey } from './safe-keys.js';
 
 /** `experiment:` — what the run is called, its seed and backend, and where it writes. */
 export const ExperimentSection = z.strictObject({
@@ -18,8 +19,14 @@ export const ComponentEntry = z.looseObject({ type: z.string().min(1), name: z.s
 export type ComponentEntry = z.infer<typeof ComponentEntry>;
 
 /** `sweep:` — a grid over key paths (each a list of values) times a list of seeds; one run per point. */
+/** A dotted key path (train.lr) whose segments are none of the forbidden object internals. */
+const KeyPath = z
+  .string()
+  .regex(/^[A-Za-z_][\w-]*(\.[\w-]+)*$/, 'keys are dotted paths like train.lr')
+  .refine((p) => !p.split('.').some(isForbiddenKey), { message: 'a key path may not name __proto__, constructor or prototype (object internals)' });
+
 export const SweepSection = z.strictObject({
-  grid: z.record(z.string().regex(/^[A-Za-z_][\w-]*(\.[\w-]+)*$/, 'keys are dotted paths like train.lr'), z.array(z.unknown()).min(1)).default({}),
+  grid: z.record(KeyPath, z.array(z.unknown()).min(1)).default({}),
   seeds: z.array(z.int().min(0)).min(1).optional(),
 });
 export type SweepSection = z.infer<typeof SweepSection>;
@@ -27,7 +34,7 @@ export type SweepSection = z.infer<typeof SweepSection>;
 /** `ablation:` — named variants of the experiment, each a set of key-path overrides and a run of its own. */
 export const AblationVariant = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'use letters, digits, ".", "_" and "-"'),
-  set: z.record(z.string(), z.unknown()),
+  set: z.record(KeyPath, z.unknown()),
 });
 export type AblationVariant = z.infer<typeof AblationVariant>;
 

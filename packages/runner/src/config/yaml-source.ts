@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import { GazeError } from '@gaze/engine';
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node } from 'yaml';
+import { FORBIDDEN_KEY_HINT, FORBIDDEN_KEY_MESSAGE, isForbiddenKey, withoutForbiddenKeys } from './safe-keys.js';
 
 /** A place in a config source: a file position, or a command-line override. */
 export interface Location {
@@ -114,6 +115,10 @@ export function parseYamlText(text: string, name: string): LocatedValue & { prob
         const childPath = [...path, key];
         const keyNode = pair.key as Node | null;
         const valueNode = pair.value as Node | null;
+        if (isForbiddenKey(key)) {
+          problems.push({ where: keyNode?.range ? at(keyNode.range[0]).text : `${name}:1:1`, message: FORBIDDEN_KEY_MESSAGE(key), hint: FORBIDDEN_KEY_HINT });
+          continue;
+        }
         locations.set(joinPath(childPath), {
           key: keyNode?.range ? at(keyNode.range[0]) : undefined,
           value: valueNode?.range ? at(valueNode.range[0]) : keyNode?.range ? at(keyNode.range[0]) : undefined,
@@ -133,7 +138,8 @@ export function parseYamlText(text: string, name: string): LocatedValue & { prob
 
   let value: unknown;
   try {
-    value = doc.toJS({ maxAliasCount: 100 });
+    // Forbidden keys (reported above) never reach the config: every object is rebuilt without them.
+    value = withoutForbiddenKeys(doc.toJS({ maxAliasCount: 100 }));
   } catch (e) {
     problems.push({ where: `${name}:1:1`, message: `YAML: ${(e as Error).message}` });
     value = {};

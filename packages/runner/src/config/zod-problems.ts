@@ -96,6 +96,11 @@ export function problemsFromIssues(issues: readonly z.core.$ZodIssue[], schema: 
       const cmp = issue.code === 'too_small' ? (issue.inclusive ? '>=' : '>') : issue.inclusive ? '<=' : '<';
       const what = issue.origin === 'array' ? 'items' : issue.origin === 'string' ? 'characters' : '';
       message = `must be ${cmp} ${String(bound)}${what ? ` ${what}` : ''}, got ${Array.isArray(actual) ? `${actual.length} items` : describeValue(actual)}`;
+    } else if (issue.code === 'invalid_key') {
+      // A record key that failed its own check: say what the key's check says, at the key.
+      message = issue.issues.map((i) => i.message).join('; ') || issue.message;
+      out.push({ where: `${locate(path, 'key')} ${keyPath}`, message });
+      continue;
     } else {
       message = issue.message;
     }
