@@ -1,15 +1,40 @@
+import { parse } from 'csv-parse/sync';
+import { stringify } from 'csv-stringify/sync';
+
 /**
- * RFC 4180 CSV, as every Gaze table is written: comma separated, `\n` line ends, a field quoted
- * (with `"` doubled) when it holds a comma, a quote, a line break or leading/trailing space.
- * Numbers are written with full precision (JavaScript's shortest round-trip form), so parsing
- * the text gives back the same doubles; `undefined`/`null` is an empty cell.
+ * Every CSV Gaze writes (metrics.csv, metrics_per_image.csv, unit_ablation.csv, summary.csv,
+ * index.csv) goes through `formatCsv`, and every one it reads back through `parseCsv`: RFC 4180
+ * (csv-stringify / csv-parse), comma separated, `\n` line ends, a field quoted (with `"` doubled)
+ * when it holds a comma, a quote, a line break or leading/trailing space. Numbers are written
+ * with full precision (JavaScript's shortest round-trip form), so parsing the text gives back the
+ * same doubles; `undefined`/`null` is an empty cell.
+ *
+ * Spreadsheet safety (OWASP's CSV injection advice): a text cell that starts with `=`, `+`, `-`,
+ * `@`, a tab or a carriage return would run as a formula in Excel, LibreOffice or Google Sheets
+ * (a class folder named `=cmd|' /C calc'!A0`), so it is written with a leading `'`, which
+ * spreadsheets show as text. A text cell that starts with `'` itself gets one too, so `parseCsv`
+ * can remove exactly one leading `'` from every cell and read back what was written. Numbers are
+ * left alone (`-0.5` stays a number).
  */
 export type CsvCell = string | number | null | undefined;
 
+/** Characters that make a spreadsheet read a cell as a formula, and the escape itself. */
+const NEEDS_ESCAPE = /^[=+\-@\t\r']/;
+
+/** A text cell as written: `'` prefixed when a spreadsheet would read it as a formula (or it starts with `'`). */
+export function spreadsheetSafe(text: string): string {
+  return NEEDS_ESCAPE.test(text) ? `'${text}` : text;
+}
+
+/** The inverse of `spreadsheetSafe`, for a cell `formatCsv` wrote. */
+export function fromSpreadsheetSafe(text: string): string {
+  return text.startsWith("'") ? text.slice(1) : text;
+}
+
+/** One cell's text as written (before CSV quoting). */
 export function csvField(v: CsvCell): string {
   if (v === undefined || v === null) return '';
-  const s = typeof v === 'number' ? csvNumber(v) : v;
-  return /[",\r\n]|^\s|\s$/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+  return typeof v === 'number' ? csvNumber(v) : spreadsheetSafe(v);
 }
 
 /** `String(v)` (shortest text that parses back to the same double); NaN and ±Infinity by name. */
@@ -18,55 +43,14 @@ export function csvNumber(v: number): string {
 }
 
 export function formatCsv(header: string[], rows: CsvCell[][]): string {
-  return [header, ...rows].map((r) => r.map(csvField).join(',')).join('\n') + '\n';
+  return stringify(
+    [header, ...rows].map((r) => r.map(csvField)),
+    { record_delimiter: 'unix', quoted_match: /^\s|\s$/, eof: true },
+  );
 }
 
-/** Parses CSV text into rows of string fields (quoted fields unquoted); a final line end is optional. */
+/** Parses CSV text `formatCsv` wrote into rows of string fields; a final line end is optional. */
 export function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let quoted = false;
-  let started = false; // the current row has at least one character (so `""` alone is a row)
-  let i = 0;
-  const src = text.startsWith('\uFEFF') ? text.slice(1) : text;
-  while (i < src.length) {
-    const c = src[i];
-    started = true;
-    if (quoted) {
-      if (c === '"') {
-        if (src[i + 1] === '"') {
-          field += '"';
-          i += 2;
-          continue;
-        }
-        quoted = false;
-      } else {
-        field += c;
-      }
-      i++;
-      continue;
-    }
-    if (c === '"' && field === '') {
-      quoted = true;
-    } else if (c === ',') {
-      row.push(field);
-      field = '';
-    } else if (c === '\n' || c === '\r') {
-      row.push(field);
-      rows.push(row);
-      row = [];
-      field = '';
-      started = false;
-      if (c === '\r' && src[i + 1] === '\n') i++;
-    } else {
-      field += c;
-    }
-    i++;
-  }
-  if (started) {
-    row.push(field);
-    rows.push(row);
-  }
-  return rows;
+  const rows = parse(text, { bom: true, relax_column_count: true, skip_empty_lines: false, trim: false }) as string[][];
+  return rows.map((r) => r.map(fromSpreadsheetSafe));
 }
