@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { GazeError } from '../errors.js';
 import { tf } from '../tf.js';
 import { writeDirAtomic } from './atomic-write.js';
+import { pathInside } from './safe-path.js';
 
 /** The file names of the standard tfjs layout (what `tensorflowjs_converter` writes, too). */
 export const MODEL_JSON = 'model.json';
@@ -39,13 +40,22 @@ async function readJson<T>(path: string, what: string): Promise<T> {
   }
 }
 
+const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, complex64: 8, string: 0, uint8: 1, uint16: 2, float16: 2 };
+
+/** Bytes one manifest entry takes in the shards (quantized weights at their stored width). */
+function byteSize(spec: tf.io.WeightsManifestEntry): number {
+  const count = spec.shape.reduce((a, b) => a * b, 1);
+  const dtype = spec.quantization?.dtype ?? spec.dtype;
+  return count * (DTYPE_BYTES[dtype] ?? 4);
+}
+
 /** Reads every manifest group's shards in order: one buffer and one spec list for the whole model. */
 async function readWeights(dir: string, manifest: ManifestGroup[]): Promise<{ specs: tf.io.WeightsManifestEntry[]; data: ArrayBuffer }> {
   const specs: tf.io.WeightsManifestEntry[] = [];
   const chunks: Buffer[] = [];
   for (const group of manifest) {
     for (const shard of group.paths) {
-      const path = join(dir, shard);
+      const path = pathInside(dir, shard, 'weight shard', join(dir, MODEL_JSON));
       if (!existsSync(path)) {
         throw new GazeError(`weight shard ${shard} listed in ${join(dir, MODEL_JSON)} is missing`, {
           where: path,
@@ -56,7 +66,16 @@ async function readWeights(dir: string, manifest: ManifestGroup[]): Promise<{ sp
     }
     specs.push(...group.weights);
   }
-  return { specs, data: toArrayBuffer(Buffer.concat(chunks)) };
+  const data = Buffer.concat(chunks);
+  // tfjs reads past the end of short data without complaint: check the sizes first.
+  const needed = specs.reduce((n, spec) => n + byteSize(spec), 0);
+  if (data.byteLength < needed) {
+    throw new GazeError(`the weights of ${join(dir, MODEL_JSON)} are truncated: its manifest needs ${needed} bytes, the shards hold ${data.byteLength}`, {
+      where: dir,
+      hint: 'copy the .bin files again (a checkpoint written when the disk filled up, or a partial copy); runs keep the previous checkpoint beside the last one',
+    });
+  }
+  return { specs, data: toArrayBuffer(data) };
 }
 
 /**

@@ -87,6 +87,26 @@ describe('LayersModel save/load on the file system', () => {
     await expect(loadLayersModel(join(dir, 'nope'))).rejects.toThrow(`no model.json at ${join(dir, 'nope', 'model.json')}`);
   });
 
+  it('reads weight shards only inside the model folder, and says when the shards are shorter than the manifest', async () => {
+    const root = await scratch();
+    const dir = join(root, 'model');
+    await saveLayersModel(smallModel(), dir);
+    const json = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8'));
+    const bin = await readFile(join(dir, 'weights.bin'));
+    await writeFile(join(root, 'outside.bin'), bin);
+    for (const shard of ['../outside.bin', '/etc/passwd', '../../../../etc/passwd']) {
+      await writeFile(join(dir, 'model.json'), JSON.stringify({ ...json, weightsManifest: [{ ...json.weightsManifest[0], paths: [shard] }] }));
+      const error = await loadLayersModel(dir).catch((e: unknown) => e);
+      expect(error, shard).toBeInstanceOf(GazeError);
+      expect((error as GazeError).message, shard).toContain(`weight shard '${shard}' points outside`);
+    }
+    await writeFile(join(dir, 'model.json'), JSON.stringify(json));
+    await writeFile(join(dir, 'weights.bin'), bin.subarray(0, bin.length - 8));
+    const short = await loadLayersModel(dir).catch((e: unknown) => e);
+    expect(short).toBeInstanceOf(GazeError);
+    expect((short as GazeError).message).toContain(`are truncated: its manifest needs ${bin.length} bytes, the shards hold ${bin.length - 8}`);
+  });
+
   it('serves file:// URLs once the router is registered', async () => {
     registerFileSystemRouter();
     const dir = join(await scratch(), 'routed');

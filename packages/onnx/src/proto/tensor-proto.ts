@@ -1,6 +1,5 @@
 import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
-import { isAbsolute, relative, resolve } from 'node:path';
-import { GazeError, halfToFloat } from '@gaze/engine';
+import { GazeError, halfToFloat, pathInside } from '@gaze/engine';
 import type { onnx } from 'onnx-proto';
 import { sizeOf, type HostDtype, type HostTensor } from '../runtime/host-tensor.js';
 
@@ -102,14 +101,7 @@ export class ExternalData {
     const fields = new Map(entries.map((e) => [e.key ?? '', e.value ?? '']));
     const location = fields.get('location');
     if (!location) throw new GazeError(`tensor '${tensorName}' is stored outside ${this.modelFile} but names no location`, { where: this.modelFile, hint: 're-export the model, or save it with onnx.save(model, path, save_as_external_data=True)' });
-    const path = resolve(this.dir, location);
-    const rel = relative(this.dir, path);
-    if (isAbsolute(location) || rel.startsWith('..') || isAbsolute(rel)) {
-      throw new GazeError(`tensor '${tensorName}' points at external data '${location}', outside the model's directory ${this.dir}`, {
-        where: this.modelFile,
-        hint: 'Gaze reads external data only from files beside the .onnx file (or below it); move the data file there and re-save the model',
-      });
-    }
+    const path = pathInside(this.dir, location, `the external data of tensor '${tensorName}'`, this.modelFile);
     if (!existsSync(path)) {
       throw new GazeError(`the external data file '${location}' of tensor '${tensorName}' is missing (looked for ${path})`, {
         where: this.modelFile,

@@ -1,11 +1,11 @@
-import { BACKEND_REQUESTS } from '@gaze/engine';
+import { BACKEND_REQUESTS, SAFE_NAME, SAFE_NAME_RULE } from '@gaze/engine';
 import { TrainConfig } from '@gaze/models';
 import { z } from 'zod';
 import { isForbiddenKey } from './safe-keys.js';
 
 /** `experiment:` — what the run is called, its seed and backend, and where it writes. */
 export const ExperimentSection = z.strictObject({
-  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'use letters, digits, ".", "_" and "-" (it names a folder)'),
+  name: z.string().regex(SAFE_NAME, SAFE_NAME_RULE),
   description: z.string().optional(),
   seed: z.int().min(0).default(0),
   backend: z.enum(BACKEND_REQUESTS).default('auto'),
@@ -17,6 +17,9 @@ export type ExperimentSection = z.infer<typeof ExperimentSection>;
 /** A component entry in a list section: its `type:`, an optional display `name:`, and its own keys. */
 export const ComponentEntry = z.looseObject({ type: z.string().min(1), name: z.string().min(1).optional() });
 export type ComponentEntry = z.infer<typeof ComponentEntry>;
+
+/** A head entry: its name (default: its type) names its checkpoint folder, so it follows the folder-name rule. */
+export const HeadEntry = z.looseObject({ type: z.string().regex(SAFE_NAME, SAFE_NAME_RULE), name: z.string().regex(SAFE_NAME, SAFE_NAME_RULE).optional() });
 
 /** `sweep:` — a grid over key paths (each a list of values) times a list of seeds; one run per point. */
 /** A dotted key path (train.lr) whose segments are none of the forbidden object internals. */
@@ -33,7 +36,7 @@ export type SweepSection = z.infer<typeof SweepSection>;
 
 /** `ablation:` — named variants of the experiment, each a set of key-path overrides and a run of its own. */
 export const AblationVariant = z.strictObject({
-  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'use letters, digits, ".", "_" and "-"'),
+  name: z.string().regex(SAFE_NAME, SAFE_NAME_RULE),
   set: z.record(KeyPath, z.unknown()),
 });
 export type AblationVariant = z.infer<typeof AblationVariant>;
@@ -83,7 +86,7 @@ export const ExperimentConfigShape = z.strictObject({
   backbone: z.looseObject({ type: z.string().min(1) }),
   /** Classifier training; leave it out to use the backbone as it is (e.g. a converted pretrained model). */
   train: TrainConfig.optional(),
-  heads: z.array(ComponentEntry).default([]),
+  heads: z.array(HeadEntry).default([]),
   explainers: z.array(ComponentEntry).default([]),
   evaluation: z.array(ComponentEntry).default([]),
   evaluationSet: EvaluationSetSection.default({ split: 'test', images: 500, batchSize: 32, bootstrap: 1000 }),

@@ -27,6 +27,9 @@ export function timestampId(date = new Date()): string {
   return date.toISOString().slice(0, 19).replace(/:/g, '-');
 }
 
+/** What `freshSweepId` makes: a timestamp, `_<k>` for a later launch in the same second. */
+export const SWEEP_ID = /^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}(_\d+)?$/;
+
 export function readRunRecord(runDir: string): RunRecord | undefined {
   const path = join(runDir, RUN_JSON);
   if (!existsSync(path)) return undefined;

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createDataset, disposeBatch, type Dataset, type DatasetInfo } from '@gaze/data';
-import { GazeError, didYouMean, initBackend, isGazeError, tf, resolveBackendRequest, seed as seedRun, writeFileAtomic, type BackendReport, type BackendRequest, type RequestSource } from '@gaze/engine';
+import { GazeError, SAFE_NAME, didYouMean, initBackend, isGazeError, tf, resolveBackendRequest, seed as seedRun, writeFileAtomic, type BackendReport, type BackendRequest, type RequestSource } from '@gaze/engine';
 import { createClassifier, evaluateClassifier, headFactory, restoreCheckpoint, trainClassifier, trainHead, type Classifier, type EpochRecord, type Head, type TrainEvent } from '@gaze/models';
 import { createExplainer } from '@gaze/explainers';
 import { createEvaluator } from '@gaze/metrics';
@@ -15,7 +15,7 @@ import { describeEnvironment } from './environment.js';
 import { explainGallery } from './gallery.js';
 import { curveCharts, evaluateExplainers, perImageCsv, type EvaluationProgress, type MethodSource } from './evaluate.js';
 import { runUnitAblation } from './unit-ablation.js';
-import { ensureDir, freshSweepId, listRuns, pointLatest, readRunRecord, writeRunRecord, type RunRecord } from './run-dir.js';
+import { RUN_JSON, SWEEP_ID, ensureDir, freshSweepId, listRuns, pointLatest, readRunRecord, writeRunRecord, type RunRecord } from './run-dir.js';
 
 /** What a run reports while it works; the CLI draws progress from these, and each goes to log.jsonl. */
 export type RunnerEvent =
@@ -65,6 +65,14 @@ function findResumable(experimentDir: string, hash: string): { sweepId: string; 
   const unfinished = runs.filter((r) => r.record.status !== 'finished');
   if (unfinished.length === 0) return undefined;
   const newest = unfinished[unfinished.length - 1].record;
+  // run.json is a file anyone can edit: its ids become folder names, so they must look like ours.
+  const dir = unfinished[unfinished.length - 1].dir;
+  if (typeof newest.sweepId !== 'string' || !SWEEP_ID.test(newest.sweepId) || typeof newest.runId !== 'string' || !newest.runId.startsWith(newest.sweepId) || !SAFE_NAME.test(newest.runId)) {
+    throw new GazeError(`${join(dir, RUN_JSON)} names sweep '${String(newest.sweepId)}' and run '${String(newest.runId)}', which are not run ids Gaze writes`, {
+      where: join(dir, RUN_JSON),
+      hint: 'the file was edited or damaged; restore it from a backup, or run without --resume to start afresh',
+    });
+  }
   if (newest.configHash !== hash) {
     throw new GazeError(`the newest unfinished run ${newest.runId} was started from a different config`, {
       where: join(experimentDir, newest.runId),
