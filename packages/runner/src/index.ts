@@ -7,7 +7,7 @@ export { headPackage, importHeads, loadExperimentConfigWithHeads } from './heads
 export { componentTypes, registerComponentSource, type ComponentSection, type ComponentType } from './components.js';
 export { runExperiment, configHash, type ExperimentOutcome, type RunOptions, type RunOutcome, type RunnerEvent } from './run/run-experiment.js';
 export { writeExperimentSummary } from './run/aggregate.js';
-export { listRuns, readRunRecord, RUN_JSON, type RunRecord } from './run/run-dir.js';
+export { listRuns, readRunRecord, reserveSweepId, RUN_JSON, type RunRecord } from './run/run-dir.js';
 export { describeEnvironment, type RunEnvironment } from './run/environment.js';
 export { describeModel, locateModel, openModel, type ModelDescription, type ModelFormat, type ModuleLine, type OpenModelOptions, type OpenedModel } from './model-file.js';
 export { INDEX_FILE, LOGITS_FILE, MAPS_FILE, OVERLAY_DIR, explainImages, explainerEntry, listImageFiles, openImages, overlayName, type ExplainImagesOptions, type ExplainImagesResult, type ImageSource } from './explain/explain-images.js';

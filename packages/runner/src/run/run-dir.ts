@@ -27,7 +27,7 @@ export function timestampId(date = new Date()): string {
   return date.toISOString().slice(0, 19).replace(/:/g, '-');
 }
 
-/** What `freshSweepId` makes: a timestamp, `_<k>` for a later launch in the same second. */
+/** What `reserveSweepId` makes: a timestamp, `_<k>` for a later launch in the same second. */
 export const SWEEP_ID = /^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}(_\d+)?$/;
 
 export function readRunRecord(runDir: string): RunRecord | undefined {
@@ -54,13 +54,31 @@ export function listRuns(experimentDir: string): { dir: string; record: RunRecor
     .sort((a, b) => (a.record.runId < b.record.runId ? -1 : a.record.runId > b.record.runId ? 1 : 0));
 }
 
-/** A sweep id not used yet in this experiment folder (a second launch in the same second gets `-2`). */
-export function freshSweepId(experimentDir: string, date = new Date()): string {
+/** Where launches reserve their sweep ids: one empty folder per id, made with an exclusive mkdir. */
+export const SWEEP_IDS_DIR = '.sweep-ids';
+
+/**
+ * Reserves a sweep id no other launch of this experiment has: the launch time, `_2`, `_3`... for
+ * later launches in the same second. The reservation is an exclusive mkdir, so two `gaze run`s
+ * started at the same moment (in any processes) never share an id, and so never write into
+ * each other's run directories.
+ */
+export async function reserveSweepId(experimentDir: string, date = new Date()): Promise<string> {
   const base = timestampId(date);
-  const taken = new Set(existsSync(experimentDir) ? readdirSync(experimentDir) : []);
+  const ids = join(experimentDir, SWEEP_IDS_DIR);
+  await mkdir(ids, { recursive: true });
+  const taken = new Set(readdirSync(experimentDir));
   const used = (id: string) => [...taken].some((name) => name === id || name.startsWith(`${id}-`) || name.startsWith(`${id}_`));
-  if (!used(base)) return base;
-  for (let k = 2; ; k++) if (!used(`${base}_${k}`)) return `${base}_${k}`;
+  for (let k = 1; ; k++) {
+    const id = k === 1 ? base : `${base}_${k}`;
+    if (used(id)) continue;
+    try {
+      await mkdir(join(ids, id));
+      return id;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+  }
 }
 
 export async function ensureDir(dir: string): Promise<void> {

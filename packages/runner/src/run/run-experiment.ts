@@ -15,7 +15,7 @@ import { describeEnvironment } from './environment.js';
 import { explainGallery } from './gallery.js';
 import { curveCharts, evaluateExplainers, perImageCsv, type EvaluationProgress, type MethodSource } from './evaluate.js';
 import { runUnitAblation } from './unit-ablation.js';
-import { RUN_JSON, SWEEP_ID, ensureDir, freshSweepId, listRuns, pointLatest, readRunRecord, writeRunRecord, type RunRecord } from './run-dir.js';
+import { RUN_JSON, SWEEP_ID, ensureDir, listRuns, pointLatest, readRunRecord, reserveSweepId, writeRunRecord, type RunRecord } from './run-dir.js';
 
 /** What a run reports while it works; the CLI draws progress from these, and each goes to log.jsonl. */
 export type RunnerEvent =
@@ -92,7 +92,7 @@ export async function runExperiment(loaded: LoadedConfig, options: RunOptions = 
   const plan = planRuns(loaded);
   const hash = configHash(loaded);
   const resumable = options.resume ? findResumable(experimentDir, hash) : undefined;
-  const sweepId = resumable?.sweepId ?? freshSweepId(experimentDir);
+  const sweepId = resumable?.sweepId ?? (await reserveSweepId(experimentDir));
   const previous = new Map((resumable?.records ?? []).map((r) => [r.suffix, r]));
   const emit = (e: RunnerEvent) => options.onEvent?.(e);
   if (options.resume && !resumable) emit({ type: 'log', line: `nothing to resume in ${experimentDir}: starting a new run` });
