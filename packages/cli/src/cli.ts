@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { BACKEND_REQUESTS, GazeError, isGazeError, resolveBackendRequest, type BackendRequest, type RequestSource } from '@gaze/engine';
+import { BACKEND_REQUESTS, GazeError, fileSystemError, isGazeError, outOfMemoryError, resolveBackendRequest, type BackendRequest, type RequestSource } from '@gaze/engine';
 import yargs, { type Argv } from 'yargs';
 import { dataCommand } from './commands/data.js';
 import { doctorCommand } from './commands/doctor.js';
@@ -93,8 +93,9 @@ export async function main(
       io.stderr(error.text);
       return error.code;
     }
-    if (isGazeError(error)) {
-      io.stderr(`error: ${error.format()}\n`);
+    const userError = isGazeError(error) ? error : (fileSystemError(error) ?? outOfMemoryError(error));
+    if (userError) {
+      io.stderr(`error: ${userError.format()}\n`);
       return 1;
     }
     if (error instanceof UsageError) {

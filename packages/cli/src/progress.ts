@@ -56,8 +56,10 @@ export function progressReporter(options: ProgressOptions): { onEvent: (e: Runne
         const t = e.event;
         if (t.type === 'start') {
           epochs = t.epochs;
-          if (t.firstEpoch > 1) options.write(`  resuming at epoch ${t.firstEpoch} of ${t.epochs}\n`);
+          if (t.firstEpoch > t.epochs) options.write(`  training finished earlier (${t.epochs} of ${t.epochs} epochs): continuing after it\n`);
+          else if (t.firstEpoch > 1) options.write(`  resuming at epoch ${t.firstEpoch} of ${t.epochs}\n`);
         } else if (t.type === 'resume') {
+          if (t.warning) options.write(`  warning: ${t.warning}\n`);
           options.write(`  resumed from ${t.checkpoint} (epoch ${t.fromEpoch} done)\n`);
         } else if (t.type === 'step') {
           if (t.step === 1) {

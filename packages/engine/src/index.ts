@@ -1,5 +1,5 @@
 export { tf, type Tensor, type Tensor1D, type Tensor2D, type Tensor3D, type Tensor4D, type Variable } from './tf.js';
-export { GazeError, didYouMean, editDistance, isGazeError } from './errors.js';
+export { GazeError, WASM_HEAP_LIMIT, didYouMean, editDistance, fileSystemError, isGazeError, outOfMemoryError } from './errors.js';
 export {
   AUTO_ORDER,
   BACKEND_REQUESTS,
@@ -22,7 +22,7 @@ export { Rng, currentSeed, hash32, rng, seed, unseed } from './seed.js';
 export { resize } from './ops/resize.js';
 export { gaussianBlur, gaussianKernel1d, type BlurOptions } from './ops/gaussian-blur.js';
 export { normalizePerSample } from './ops/normalize.js';
-export { writeDirAtomic, writeFileAtomic } from './io/atomic-write.js';
+export { recoverDirAtomic, removeAtomicDebris, writeDirAtomic, writeFileAtomic } from './io/atomic-write.js';
 export { SAFE_NAME, SAFE_NAME_RULE, isInside, pathInside } from './io/safe-path.js';
 export { NpyWriter, decodeNpy, encodeNpy, halfToFloat, readNpy, writeNpy, type NpyArray } from './io/npy.js';
 export {

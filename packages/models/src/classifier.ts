@@ -43,5 +43,7 @@ export interface Classifier {
   save(dir: string): Promise<void>;
   /** Trainable parameter count. */
   readonly parameterCount: number;
+  /** Scalars one image's forward pass computes (every layer's output), for memory estimates; absent when unknown. */
+  readonly activationsPerImage?: number;
   dispose(): void;
 }

@@ -74,6 +74,7 @@ export class OnnxClassifier implements Classifier {
   readonly trainableWeights: tf.Variable[];
   readonly weights: tf.Variable[];
   readonly parameterCount: number;
+  readonly activationsPerImage: number;
   private readonly tapInfo = new Map<string, TapInfo>();
   private disposed = false;
 
@@ -94,6 +95,8 @@ export class OnnxClassifier implements Classifier {
     this.trainableWeights = spec.trainable ? variables : [];
     this.weights = this.trainableWeights;
     this.parameterCount = countParameters(graph, program);
+    const batch = spec.fixedBatch ?? 1;
+    this.activationsPerImage = map.order.filter((r) => r.tensor).reduce((n, r) => n + r.shape.reduce((a, d) => a * d, 1), 0) / batch;
   }
 
   /** The tap as this classifier reads it. */

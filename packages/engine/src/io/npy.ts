@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { GazeError } from '../errors.js';
-import { writeFileAtomic } from './atomic-write.js';
+import { withPath, writeFileAtomic } from './atomic-write.js';
 
 /**
  * NumPy's .npy format (version 1.0/2.0/3.0): a magic string, a header that is a Python dict
@@ -79,7 +79,9 @@ export class NpyWriter {
     const item = this.itemShape.reduce((a, b) => a * b, 1);
     if (data.length % item !== 0) throw new Error(`npy: ${data.length} values are not whole items of [${this.itemShape.join(',')}]`);
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    await this.handle.write(bytes, 0, bytes.length, this.headerLength + this.count * item * 4);
+    await this.handle.write(bytes, 0, bytes.length, this.headerLength + this.count * item * 4).catch((error: unknown) => {
+      throw withPath(error, this.path);
+    });
     this.count += data.length / item;
   }
 

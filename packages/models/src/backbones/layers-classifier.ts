@@ -46,6 +46,7 @@ export class LayersClassifier implements Classifier {
   readonly trainableWeights: tf.Variable[];
   readonly weights: tf.Variable[];
   readonly parameterCount: number;
+  readonly activationsPerImage: number;
   private readonly tapTensors = new Map<string, tf.SymbolicTensor>();
   private readonly logitsTensor: tf.SymbolicTensor;
   private readonly graphs = new Map<string, tf.LayersModel>();
@@ -72,6 +73,14 @@ export class LayersClassifier implements Classifier {
     this.trainableWeights = model.trainableWeights.map((w) => w.read() as tf.Variable);
     this.weights = model.weights.map((w) => w.read() as tf.Variable);
     this.parameterCount = this.trainableWeights.reduce((n, w) => n + w.size, 0);
+    this.activationsPerImage = model.layers.reduce((n, layer) => {
+      try {
+        const shape = layer.outputShape as (number | null)[];
+        return n + (Array.isArray(shape[0]) ? 0 : shape.slice(1).reduce<number>((a, d) => a * (d ?? 1), 1));
+      } catch {
+        return n; // a layer applied at several shapes: left out of the estimate
+      }
+    }, 0);
   }
 
   // x: [B,H,W,C] in [0,1] -> [B,numClasses]

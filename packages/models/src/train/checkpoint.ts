@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { GazeError, loadWeightMap, saveWeightMap, tf, writeDirAtomic } from '@gaze/engine';
 import type { Classifier } from '../classifier.js';
 import type { TrainOptimizer } from './optimizer.js';
@@ -12,6 +12,7 @@ import type { TrainConfig } from './train-config.js';
  *   <checkpointDir>/last/weights/    every classifier weight (incl. batch-norm moving statistics)
  *   <checkpointDir>/last/optimizer/  the optimizer's state (iterations, moments)
  *   <checkpointDir>/last/state.json  TrainingState: epoch, history, best epoch, config, seed
+ *   <checkpointDir>/previous/        the last/ of the epoch before (same layout)
  *   <checkpointDir>/best/weights/    the weights of the epoch with the best val accuracy
  *   <checkpointDir>/best/best.json   that epoch's record
  *
@@ -19,6 +20,8 @@ import type { TrainConfig } from './train-config.js';
  * the variable names and shapes in the metadata to check against on restore.
  */
 export const LAST_DIR = 'last';
+/** The `last/` before the newest: what a resume falls back to when `last/` is found damaged. */
+export const PREVIOUS_DIR = 'previous';
 export const BEST_DIR = 'best';
 export const STATE_JSON = 'state.json';
 export const BEST_JSON = 'best.json';
@@ -66,8 +69,8 @@ async function readVariables(dir: string): Promise<{ tensors: tf.Tensor[]; names
   return { tensors, names };
 }
 
-/** Writes `<dir>/weights/` plus whatever `extra` adds, atomically. */
-export async function writeCheckpointDir(dir: string, classifier: Classifier, extra: (tmp: string) => Promise<void>): Promise<void> {
+/** Writes `<dir>/weights/` plus whatever `extra` adds, atomically (the version it replaces kept as `keepPrevious` when given). */
+export async function writeCheckpointDir(dir: string, classifier: Classifier, extra: (tmp: string) => Promise<void>, keepPrevious?: string): Promise<void> {
   const weights = classifier.weights;
   await writeDirAtomic(dir, async (tmp) => {
     await writeVariables(
@@ -76,7 +79,7 @@ export async function writeCheckpointDir(dir: string, classifier: Classifier, ex
       weights.map((w) => w.name),
     );
     await extra(tmp);
-  });
+  }, { keepPrevious });
 }
 
 export async function writeLastCheckpoint(dir: string, classifier: Classifier, optimizer: TrainOptimizer, state: TrainingState): Promise<void> {
@@ -89,7 +92,7 @@ export async function writeLastCheckpoint(dir: string, classifier: Classifier, o
         tensors.map((t) => t.name),
       );
       await writeFile(join(tmp, STATE_JSON), JSON.stringify(state, null, 2));
-    });
+    }, join(dirname(dir), PREVIOUS_DIR));
   } finally {
     tf.dispose(owned);
   }

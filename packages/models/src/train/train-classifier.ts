@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { GazeError, Rng, tf } from '@gaze/engine';
+import { GazeError, Rng, isGazeError, recoverDirAtomic, tf } from '@gaze/engine';
 import { disposeBatch, type Batch, type Dataset, type Split } from '@gaze/data';
 import type { Classifier } from '../classifier.js';
 import {
@@ -13,6 +13,7 @@ import {
   writeLastCheckpoint,
   type EpochRecord,
   type TrainingState,
+  PREVIOUS_DIR,
 } from './checkpoint.js';
 import { evaluateClassifier } from './evaluate.js';
 import { correctCount, crossEntropy } from './loss.js';
@@ -24,7 +25,8 @@ export type TrainEvent =
   /** firstEpoch is 1-based; > 1 when resumed. */
   | { type: 'start'; epochs: number; stepsPerEpoch: number; firstEpoch: number }
   /** fromEpoch: the last finished epoch the checkpoint holds; training goes on at fromEpoch + 1. */
-  | { type: 'resume'; fromEpoch: number; checkpoint: string }
+  /** `warning`: the newest checkpoint was damaged and this older one was used. */
+  | { type: 'resume'; fromEpoch: number; checkpoint: string; warning?: string }
   /** step is 1-based within the epoch; loss and accuracy are the batch's. */
   | { type: 'step'; epoch: number; step: number; steps: number; loss: number; accuracy: number; lr: number }
   /** Sent after the epoch's checkpoints are written; best: val accuracy improved (best/ rewritten). */
@@ -86,6 +88,42 @@ function checkResumable(saved: TrainingState, config: TrainConfig, seed: number,
   }
 }
 
+/**
+ * Restores the classifier and optimizer from `last/`, or, when that is damaged (a truncated
+ * shard, unreadable state) or missing, from `previous/` with a warning. Config mismatches are
+ * errors either way.
+ */
+async function resumeFrom(classifier: Classifier, optimizer: TrainOptimizer, config: TrainConfig, seed: number, lastDir: string, previousDir: string): Promise<{ state: TrainingState; dir: string; warning?: string }> {
+  let damage: string | undefined;
+  for (const dir of [lastDir, previousDir]) {
+    if (!hasTrainingState(dir)) {
+      damage ??= `${dir} holds no checkpoint`;
+      continue;
+    }
+    let saved: TrainingState;
+    try {
+      saved = await readTrainingState(dir);
+    } catch (error) {
+      damage = `${dir} is damaged (${(error as Error).message})`;
+      continue;
+    }
+    checkResumable(saved, config, seed, dir);
+    try {
+      await restoreCheckpoint(classifier, dir);
+      await restoreOptimizer(optimizer, dir);
+    } catch (error) {
+      if (!isGazeError(error)) throw error;
+      damage = `${dir} is damaged (${error.message})`;
+      continue;
+    }
+    return { state: saved, dir, warning: dir === previousDir && damage ? `${damage}: resumed from the checkpoint before it (epoch ${saved.epoch})` : undefined };
+  }
+  throw new GazeError(`no readable checkpoint to resume from: ${damage}`, {
+    where: lastDir,
+    hint: 'run without --resume to train from scratch (the damaged checkpoint folders can then be removed)',
+  });
+}
+
 function checkCompatible(classifier: Classifier, dataset: Dataset, train: Split, val: Split): void {
   const { info } = dataset;
   if (info.numClasses > classifier.numClasses) {
@@ -125,6 +163,7 @@ export async function trainClassifier(classifier: Classifier, dataset: Dataset, 
   checkCompatible(classifier, dataset, train, val);
 
   const lastDir = join(checkpointDir, LAST_DIR);
+  const previousDir = join(checkpointDir, PREVIOUS_DIR);
   const bestDir = join(checkpointDir, BEST_DIR);
   const stepsPerEpoch = Math.ceil(train.size / config.batchSize);
   const totalSteps = config.epochs * stepsPerEpoch;
@@ -145,13 +184,12 @@ export async function trainClassifier(classifier: Classifier, dataset: Dataset, 
   const optimizer = createTrainOptimizer(config);
   try {
     if (options.resume) {
-      if (hasTrainingState(lastDir)) {
-        const saved = await readTrainingState(lastDir);
-        checkResumable(saved, config, seed, lastDir);
-        await restoreCheckpoint(classifier, lastDir);
-        await restoreOptimizer(optimizer, lastDir);
-        state = { ...saved, config };
-        onEvent?.({ type: 'resume', fromEpoch: saved.epoch, checkpoint: lastDir });
+      // A process killed while replacing a checkpoint leaves it beside its folder: put it back.
+      for (const dir of [lastDir, previousDir, bestDir]) await recoverDirAtomic(dir);
+      if (hasTrainingState(lastDir) || hasTrainingState(previousDir)) {
+        const resumed = await resumeFrom(classifier, optimizer, config, seed, lastDir, previousDir);
+        state = { ...resumed.state, config };
+        onEvent?.({ type: 'resume', fromEpoch: resumed.state.epoch, checkpoint: resumed.dir, ...(resumed.warning ? { warning: resumed.warning } : {}) });
       } else {
         note = `resume asked for, but there is no checkpoint in ${lastDir}: trained from epoch 1`;
       }

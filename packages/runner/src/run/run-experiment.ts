@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createDataset, disposeBatch, type Dataset, type DatasetInfo } from '@gaze/data';
-import { GazeError, SAFE_NAME, didYouMean, initBackend, isGazeError, tf, resolveBackendRequest, seed as seedRun, writeFileAtomic, type BackendReport, type BackendRequest, type RequestSource } from '@gaze/engine';
+import { GazeError, SAFE_NAME, WASM_HEAP_LIMIT, didYouMean, fileSystemError, initBackend, outOfMemoryError, removeAtomicDebris, isGazeError, tf, resolveBackendRequest, seed as seedRun, writeFileAtomic, type BackendReport, type BackendRequest, type RequestSource } from '@gaze/engine';
 import { createClassifier, evaluateClassifier, headFactory, restoreCheckpoint, trainClassifier, trainHead, type Classifier, type EpochRecord, type Head, type TrainEvent } from '@gaze/models';
 import { createExplainer } from '@gaze/explainers';
 import { createEvaluator } from '@gaze/metrics';
@@ -192,6 +192,7 @@ async function runOne(loaded: LoadedConfig, planned: PlannedRun, ctx: RunContext
       });
     }
     if (config.train) {
+      checkTrainingMemory(classifier, config.train.batchSize, ctx.backend);
       const result = await trainClassifier(classifier, dataset, config.train, {
         seed: planned.seed,
         checkpointDir: join(runDir, 'checkpoints'),
@@ -245,7 +246,11 @@ async function runOne(loaded: LoadedConfig, planned: PlannedRun, ctx: RunContext
             // Printed as it happens; what a head wants in the report it says in describe().
             for (const line of event.lines) say(`head ${name}: ${line}`);
           } else if (event.type === 'start') {
-            say(`head ${name}: training ${event.epochs} epoch(s) of ${event.stepsPerEpoch} steps${event.firstEpoch > 1 ? `, from epoch ${event.firstEpoch}` : ''}`);
+            say(
+              event.firstEpoch > event.epochs
+                ? `head ${name}: trained earlier (${event.epochs} epochs)`
+                : `head ${name}: training ${event.epochs} epoch(s) of ${event.stepsPerEpoch} steps${event.firstEpoch > 1 ? `, from epoch ${event.firstEpoch}` : ''}`,
+            );
           }
         },
       });
@@ -301,6 +306,8 @@ async function runOne(loaded: LoadedConfig, planned: PlannedRun, ctx: RunContext
       history,
       notes: [...(Object.keys(planned.params).length ? [`sweep point: ${Object.entries(planned.params).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ')}`] : []), `seed ${planned.seed}`, ...notes],
     });
+    // Leftovers of writes a crash interrupted (a checkpoint's .old copy) go once the run is whole.
+    await removeAtomicDebris(runDir);
     record.status = 'finished';
     record.finishedAt = new Date().toISOString();
     await writeRunRecord(runDir, record);
@@ -308,17 +315,47 @@ async function runOne(loaded: LoadedConfig, planned: PlannedRun, ctx: RunContext
     log({ type: 'finished' });
     ctx.emit({ type: 'run-end', runId, runDir, status: 'finished', metrics });
     return { runId, runDir, status: 'finished', metrics };
-  } catch (error) {
+  } catch (caught) {
+    // A full disk or an unwritable folder is the user's to fix: a GazeError naming the path.
+    const error = fileSystemError(caught) ?? outOfMemoryError(caught) ?? caught;
     record.status = 'failed';
     record.error = isGazeError(error) ? error.format() : error instanceof Error ? error.message : String(error);
-    await writeRunRecord(runDir, record);
-    log({ type: 'failed', error: record.error });
+    // Recording the failure may fail the same way (the disk is full); the error says what to do.
+    await writeRunRecord(runDir, record).catch(() => undefined);
+    try {
+      log({ type: 'failed', error: record.error });
+    } catch {
+      // as above
+    }
     throw error;
   } finally {
     for (const { head } of heads) head.dispose();
     classifier?.dispose();
     await dataset?.close?.();
   }
+}
+
+/** Bytes a training step holds per parameter: the weight, its gradient and Adam's two moments. */
+const TRAIN_BYTES_PER_PARAMETER = 16;
+/** Bytes per activation scalar in a training step: the forward value kept for the backward pass, its gradient, and working copies. */
+const TRAIN_BYTES_PER_ACTIVATION = 16;
+
+/**
+ * Refuses, before the first step, a training step that cannot fit the wasm backend's 4 GB heap
+ * (a backbone with 100,000 channels): the estimate counts weights, gradients and Adam's moments,
+ * and every layer's output at the batch size, kept for the backward pass with its gradient.
+ */
+export function checkTrainingMemory(classifier: Classifier, batchSize: number, backend: BackendReport): void {
+  if (backend.backend !== 'wasm' || classifier.activationsPerImage === undefined) return;
+  const weights = classifier.parameterCount * TRAIN_BYTES_PER_PARAMETER;
+  const activations = classifier.activationsPerImage * batchSize * TRAIN_BYTES_PER_ACTIVATION;
+  // What the heap already holds (the classifier's weights, the dataset's cached tensors) is not free.
+  if (weights + activations <= WASM_HEAP_LIMIT - tf.memory().numBytes) return;
+  const gb = (b: number) => (b / 2 ** 30).toFixed(1);
+  throw new GazeError(
+    `a training step of this ${classifier.type} needs about ${gb(weights + activations)} GB (${gb(weights)} GB for ${classifier.parameterCount} parameters with their gradients and Adam's moments, ${gb(activations)} GB of activations at batch ${batchSize}); the wasm backend holds at most 4 GB`,
+    { where: 'train.batchSize', hint: 'lower train.batchSize, the image size or the backbone\'s channels, or use a GPU backend' },
+  );
 }
 
 /**
