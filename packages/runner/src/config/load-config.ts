@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { DatasetWorkers, datasetFactory, datasetTypes } from '@gaze/data';
 import { didYouMean } from '@gaze/engine';
@@ -6,7 +7,7 @@ import { stringify } from 'yaml';
 import type { z } from 'zod';
 import { componentNoun, componentTypes, type ComponentSection } from '../components.js';
 import { composeConfig, setPath } from './compose.js';
-import { ExperimentConfigShape, type ExperimentConfig } from './schema.js';
+import { ExperimentConfigShape, MAX_RUNS, type ExperimentConfig } from './schema.js';
 import { ConfigError, displayPath, type ConfigProblem } from './yaml-source.js';
 import { makeLocator, problemsFromIssues, type Locator } from './zod-problems.js';
 
@@ -143,6 +144,18 @@ export function loadExperimentConfig(file: string, options: { sets?: readonly st
   };
   for (const p of problems) if (!spoiled(p.where)) all.push(p);
   if (config) {
+    const runs = countRuns(config);
+    const maxRuns = config.sweep?.maxRuns ?? MAX_RUNS;
+    if (runs > maxRuns) {
+      const lengths = Object.values(config.sweep?.grid ?? {}).map((v) => v.length);
+      all.push({
+        where: `${locate(['sweep', 'grid'], 'key')} sweep.grid`,
+        message: `the sweep makes ${runs.toLocaleString('en-US')} runs (${[...lengths.map(String), `${config.sweep?.seeds?.length ?? 1} seed(s)`, `${config.ablation.length + 1} variant(s)`].join(' x ')}), more than sweep.maxRuns (${maxRuns.toLocaleString('en-US')})`,
+        hint: 'shrink the grid, or raise sweep.maxRuns if you mean it',
+      });
+      throw new ConfigError(all);
+    }
+    all.push(...missingPaths(config, dirname(resolve(file)), locate));
     // Each sweep point and ablation variant must itself be a valid config.
     for (const point of overridesToCheck(config)) {
       const value = structuredClone(composed.value);
@@ -156,6 +169,38 @@ export function loadExperimentConfig(file: string, options: { sets?: readonly st
   if (all.length > 0 || !config) throw new ConfigError(all);
   const path = resolve(file);
   return { file: path, baseDir: dirname(path), config, raw: composed.value, files: composed.files };
+}
+
+/** How many runs a config plans (ablation variants x grid points x seeds), without listing them. */
+export function countRuns(config: Pick<ExperimentConfig, 'sweep' | 'ablation'>): number {
+  const points = Object.values(config.sweep?.grid ?? {}).reduce((n, values) => n * values.length, 1);
+  return (config.ablation.length + 1) * points * (config.sweep?.seeds?.length ?? 1);
+}
+
+/** Config keys that name files or folders which must exist before a run starts (relative to the config file). */
+const PATH_KEYS: { section: 'dataset' | 'backbone'; key: string; what: string }[] = [
+  { section: 'dataset', key: 'root', what: 'the dataset folder' },
+  { section: 'dataset', key: 'dir', what: 'the dataset folder' },
+  { section: 'dataset', key: 'classes', what: 'the class list' },
+  { section: 'dataset', key: 'annotations', what: 'the annotation folder' },
+  { section: 'backbone', key: 'path', what: 'the model file' },
+];
+
+/** A problem for each dataset root or model path the config names that is not there. */
+function missingPaths(config: ExperimentConfig, baseDir: string, locate: Locator): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  for (const { section, key, what } of PATH_KEYS) {
+    const value = (config[section] as Record<string, unknown>)[key];
+    if (typeof value !== 'string') continue;
+    const path = resolve(baseDir, value);
+    if (existsSync(path)) continue;
+    problems.push({
+      where: `${locate([section, key], 'value')} ${section}.${key}`,
+      message: `${what} ${path} does not exist`,
+      hint: `${section === 'dataset' ? 'put the data there (its card in datasets/ says how to get it)' : 'export or copy the model there'}, or point ${section}.${key} at it (relative paths are from the config file's folder)`,
+    });
+  }
+  return problems;
 }
 
 /** Each override a sweep or ablation makes, with where it is written. */

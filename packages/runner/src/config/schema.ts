@@ -28,9 +28,14 @@ const KeyPath = z
   .regex(/^[A-Za-z_][\w-]*(\.[\w-]+)*$/, 'keys are dotted paths like train.lr')
   .refine((p) => !p.split('.').some(isForbiddenKey), { message: 'a key path may not name __proto__, constructor or prototype (object internals)' });
 
+/** The most runs a sweep (grid points x seeds x ablation variants) may make unless `sweep.maxRuns` says otherwise. */
+export const MAX_RUNS = 10_000;
+
 export const SweepSection = z.strictObject({
   grid: z.record(KeyPath, z.array(z.unknown()).min(1)).default({}),
   seeds: z.array(z.int().min(0)).min(1).optional(),
+  /** A guard against a grid of millions of points: more runs than this is a config error. */
+  maxRuns: z.int().min(1).default(MAX_RUNS),
 });
 export type SweepSection = z.infer<typeof SweepSection>;
 

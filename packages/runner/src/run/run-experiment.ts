@@ -403,3 +403,26 @@ async function classifierMetrics(classifier: Classifier, dataset: Dataset, confi
   }
   return rows;
 }
+
+/**
+ * What `gaze validate` checks beyond the file: the dataset opens, the backbone builds against it,
+ * and a training step fits the backend's memory. Returns a line describing both.
+ */
+export async function preflight(loaded: LoadedConfig, backendFlag?: string): Promise<string> {
+  const { config } = loaded;
+  const { request, source } = resolveBackendRequest({ flag: backendFlag, config: config.experiment.backend });
+  const backend = await initBackend(request as BackendRequest, { source: source as RequestSource });
+  const dataset = await createDataset(config.dataset, { seed: config.experiment.seed, baseDir: loaded.baseDir, log: () => {}, where: 'dataset' });
+  try {
+    const { info } = dataset;
+    const classifier = await createClassifier(config.backbone, { inputShape: info.imageShape, numClasses: info.numClasses, seed: config.experiment.seed, baseDir: loaded.baseDir, where: 'backbone' });
+    try {
+      if (config.train) checkTrainingMemory(classifier, config.train.batchSize, backend);
+      return `dataset ${info.type}: ${info.sizes.train} / ${info.sizes.val} / ${info.sizes.test} images ${info.imageShape.join('x')}, ${info.numClasses} classes; backbone ${classifier.type}: ${classifier.parameterCount} parameters (on ${backend.backend})`;
+    } finally {
+      classifier.dispose();
+    }
+  } finally {
+    await dataset.close?.();
+  }
+}
