@@ -81,3 +81,19 @@ describe('prototype pollution', () => {
     expect(found[0].where).toMatch(/ablation\.yaml:6:/);
   });
 });
+
+describe('configs execute no code', () => {
+  it('a !!js/function tag is read as data (or refused), never run; an alias bomb is stopped', () => {
+    const tagged = write('tagged.yaml', `${BASE}train:\n  lr: !!js/function "function () { globalThis.pwned = 1; return 0.1 }"\n`);
+    const found = problems(() => loadExperimentConfig(tagged));
+    expect((globalThis as Record<string, unknown>).pwned).toBeUndefined();
+    expect(found.some((p) => p.where.includes('train.lr') || p.message.includes('js/function'))).toBe(true);
+    const levels = ['a: &a [x, x, x, x, x, x, x, x, x]'];
+    for (let i = 1; i < 9; i++) levels.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9).fill(`*${String.fromCharCode(96 + i)}`).join(', ')}]`);
+    const bomb = write('bomb.yaml', `${BASE}${levels.join('\n')}\n`);
+    const started = performance.now();
+    const bombProblems = problems(() => loadExperimentConfig(bomb));
+    expect(performance.now() - started).toBeLessThan(2000);
+    expect(bombProblems.some((p) => /alias/i.test(p.message))).toBe(true);
+  });
+});
