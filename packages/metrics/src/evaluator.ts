@@ -47,6 +47,8 @@ export interface MetricCurve {
 /** One summary value of a method: `value` over `n` images (or classes); `perImage` lists the values the mean is over, for the bootstrap. */
 export interface MetricSummary {
   metric: string;
+  /** The class a per-class row is about; class names are user text (folder names), so they never go into `metric`. */
+  class?: string;
   value: number;
   n: number;
   /** The per-image values whose mean is `value` (bootstrap CIs resample them); omit when `value` is not such a mean. */

@@ -11,7 +11,7 @@ import type { TextTable } from './text-table.js';
 import type { RunSummary } from './types.js';
 
 /** Columns of summary.csv after the sweep params. */
-export const SUMMARY_COLUMNS = ['method', 'metric', 'mean', 'std', 'n', 'ci_low', 'ci_high'] as const;
+export const SUMMARY_COLUMNS = ['method', 'metric', 'class', 'mean', 'std', 'n', 'ci_low', 'ci_high'] as const;
 
 /**
  * The column title of a sweep param: its key path, or `param:<key>` when the key path is one of
@@ -21,7 +21,7 @@ export function paramColumn(key: string): string {
   return (SUMMARY_COLUMNS as readonly string[]).includes(key) ? `param:${key}` : key;
 }
 
-/** summary.csv: one line per (sweep point, method, metric); params as columns; full precision; blanks for one run. */
+/** summary.csv: one line per (sweep point, method, metric, class); params as columns; full precision; blanks for one run. */
 export function summaryCsv(table: AggregateTable): string {
   const header = [...table.params.map(paramColumn), ...SUMMARY_COLUMNS];
   const rows = table.rows.map((r): CsvCell[] => [
@@ -31,6 +31,7 @@ export function summaryCsv(table: AggregateTable): string {
     }),
     r.method,
     r.metric,
+    r.class,
     r.mean,
     r.std,
     r.n,
@@ -46,6 +47,7 @@ function summaryTextTable(table: AggregateTable): TextTable {
       ...table.params.map((k) => ({ title: paramColumn(k) })),
       { title: 'method' },
       { title: 'metric' },
+      { title: 'class' },
       { title: 'mean', numeric: true },
       { title: 'std', numeric: true },
       { title: 'n', numeric: true },
@@ -56,6 +58,7 @@ function summaryTextTable(table: AggregateTable): TextTable {
       ...table.params.map((k) => paramText(r.params[k])),
       r.method,
       r.metric,
+      r.class ?? '',
       formatValue(r.mean),
       formatValue(r.std),
       formatValue(r.n),
@@ -109,10 +112,12 @@ export async function writeAggregateReport(outDir: string, experiment: string, r
   await write('summary.csv', summaryCsv(table));
 
   let svg: string | undefined;
-  if (table.rows.length > 0) {
+  // Per-class rows stay in the tables: as bars they would share their metric's panel.
+  const charted = table.rows.filter((r) => r.class === undefined);
+  if (charted.length > 0) {
     const swept = table.params.length > 0;
     const spec = metricBarsSpec(
-      table.rows.map((r) => ({
+      charted.map((r) => ({
         method: r.method,
         metric: r.metric,
         value: r.mean,

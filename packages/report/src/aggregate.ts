@@ -5,7 +5,7 @@ import type { RunSummary } from './types.js';
 /** Confidence level of the intervals over seeds. */
 export const SUMMARY_CI_LEVEL = 0.95;
 
-/** One (sweep point, method, metric) over the runs (seeds) at that point. */
+/** One (sweep point, method, metric, class) over the runs (seeds) at that point. */
 export interface SummaryRow {
   /** The sweep point: each of `AggregateTable.params`, in order (undefined where a run lacked the key). */
   params: Record<string, unknown>;
@@ -13,6 +13,8 @@ export interface SummaryRow {
   point: string;
   method: string;
   metric: string;
+  /** The class of a per-class row (e.g. pointing_game of one class); undefined for the rest. */
+  class?: string;
   mean: number;
   /** Sample standard deviation (n - 1); undefined for a single run. */
   std?: number;
@@ -30,17 +32,18 @@ export interface AggregateTable {
 }
 
 /**
- * Aggregates runs over seeds with arquero: groupby(sweep point, method, metric) then rollup
+ * Aggregates runs over seeds with arquero: groupby(sweep point, method, metric, class) then rollup
  * mean (`op.mean`), sample std (`op.stdev`) and the count of finite values (`op.valid`); then a
  * two-sided t-interval at `level`; a point with a single run keeps that run's own interval (the
  * bootstrap over images) where it has one. Non-finite values (NaN) are left out and not counted. A
- * (method, metric) pair that repeats inside one run counts once (the first). Groups appear in
+ * (method, metric, class) that repeats inside one run counts once (the first). Groups appear in
  * order of first appearance.
  */
 export function aggregateRuns(runs: readonly RunSummary[], level = SUMMARY_CI_LEVEL): AggregateTable {
   const params = [...new Set(runs.flatMap((r) => Object.keys(r.params)))];
   const points = new Map<string, Record<string, unknown>>();
-  const long: Array<{ point: string; method: string; metric: string; value: number }> = [];
+  // `cls` is '' for rows of no class (arquero groups need a value); it becomes undefined again below.
+  const long: Array<{ point: string; method: string; metric: string; cls: string; value: number }> = [];
   // The run's own CI (a bootstrap over images), used where a point has a single run.
   const runCi = new Map<string, { low: number; high: number }>();
   for (const run of runs) {
@@ -49,19 +52,20 @@ export function aggregateRuns(runs: readonly RunSummary[], level = SUMMARY_CI_LE
     if (!points.has(point)) points.set(point, Object.fromEntries(params.map((k, i) => [k, values[i]])));
     const seen = new Set<string>();
     for (const m of run.metrics) {
-      const pair = JSON.stringify([m.method, m.metric]);
-      if (seen.has(pair)) continue;
-      seen.add(pair);
-      long.push({ point, method: m.method, metric: m.metric, value: Number.isFinite(m.value) ? m.value : NaN });
-      if (m.ci_low !== undefined && m.ci_high !== undefined) runCi.set(JSON.stringify([point, m.method, m.metric]), { low: m.ci_low, high: m.ci_high });
+      const cls = m.class ?? '';
+      const key = JSON.stringify([m.method, m.metric, cls]);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      long.push({ point, method: m.method, metric: m.metric, cls, value: Number.isFinite(m.value) ? m.value : NaN });
+      if (m.ci_low !== undefined && m.ci_high !== undefined) runCi.set(JSON.stringify([point, m.method, m.metric, cls]), { low: m.ci_low, high: m.ci_high });
     }
   }
   if (long.length === 0) return { params, rows: [] };
 
   const rolled = from(long)
-    .groupby('point', 'method', 'metric')
+    .groupby('point', 'method', 'metric', 'cls')
     .rollup({ mean: op.mean('value'), std: op.stdev('value'), n: op.valid('value') })
-    .objects() as Array<{ point: string; method: string; metric: string; mean?: number; std?: number; n: number }>;
+    .objects() as Array<{ point: string; method: string; metric: string; cls: string; mean?: number; std?: number; n: number }>;
 
   const rows = rolled.map((g): SummaryRow => {
     const p = points.get(g.point)!;
@@ -70,6 +74,7 @@ export function aggregateRuns(runs: readonly RunSummary[], level = SUMMARY_CI_LE
       point: pointLabel(params, p),
       method: g.method,
       metric: g.metric,
+      ...(g.cls !== '' ? { class: g.cls } : {}),
       mean: g.mean ?? NaN,
       n: g.n,
     };
@@ -79,7 +84,7 @@ export function aggregateRuns(runs: readonly RunSummary[], level = SUMMARY_CI_LE
       row.ci_low = row.mean - half;
       row.ci_high = row.mean + half;
     } else if (g.n === 1) {
-      const ci = runCi.get(JSON.stringify([g.point, g.method, g.metric]));
+      const ci = runCi.get(JSON.stringify([g.point, g.method, g.metric, g.cls]));
       if (ci) [row.ci_low, row.ci_high] = [ci.low, ci.high];
     }
     return row;

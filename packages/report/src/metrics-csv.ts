@@ -4,20 +4,22 @@ import { formatCsv, parseCsv } from './csv.js';
 import type { MetricRow } from './types.js';
 
 /** The header of every metrics.csv, in this order. */
-export const METRICS_CSV_HEADER = ['method', 'metric', 'value', 'n', 'ci_low', 'ci_high'] as const;
+export const METRICS_CSV_HEADER = ['method', 'metric', 'class', 'value', 'n', 'ci_low', 'ci_high'] as const;
+/** The header before per-class rows had their own column (metrics.csv files written until then still read). */
+const METRICS_CSV_HEADER_V1 = ['method', 'metric', 'value', 'n', 'ci_low', 'ci_high'] as const;
 
-/** The tidy metrics.csv text: one line per row, empty `ci_low`/`ci_high` where there is no CI. */
+/** The tidy metrics.csv text: one line per row, empty `class` where the row is no class's, empty `ci_low`/`ci_high` where there is no CI. */
 export function metricsCsv(rows: readonly MetricRow[]): string {
   return formatCsv(
     [...METRICS_CSV_HEADER],
-    rows.map((r) => [r.method, r.metric, r.value, r.n, r.ci_low, r.ci_high]),
+    rows.map((r) => [r.method, r.metric, r.class, r.value, r.n, r.ci_low, r.ci_high]),
   );
 }
 
 /** The metrics.json text: the same rows as an array of objects (NaN/Infinity become null, as JSON has neither). */
 export function metricsJson(rows: readonly MetricRow[]): string {
   const plain = rows.map((r) => {
-    const o: Record<string, unknown> = { method: r.method, metric: r.metric, value: r.value, n: r.n };
+    const o: Record<string, unknown> = { method: r.method, metric: r.metric, ...(r.class !== undefined ? { class: r.class } : {}), value: r.value, n: r.n };
     if (r.ci_low !== undefined) o.ci_low = r.ci_low;
     if (r.ci_high !== undefined) o.ci_high = r.ci_high;
     return o;
@@ -43,22 +45,24 @@ export function readMetricsCsv(path: string): MetricRow[] {
 /** Parses metrics.csv text; `where` names the source in errors. */
 export function parseMetricsCsv(text: string, where = 'metrics.csv'): MetricRow[] {
   const [header, ...lines] = parseCsv(text);
-  if (!header || header.join(',') !== METRICS_CSV_HEADER.join(',')) {
+  const current = header?.join(',') === METRICS_CSV_HEADER.join(',');
+  if (!header || (!current && header.join(',') !== METRICS_CSV_HEADER_V1.join(','))) {
     throw new GazeError(`not a metrics table: header is "${header?.join(',') ?? ''}"`, {
       where: `${where}:1`,
       hint: `a metrics.csv starts with "${METRICS_CSV_HEADER.join(',')}"`,
     });
   }
+  const width = current ? METRICS_CSV_HEADER.length : METRICS_CSV_HEADER_V1.length;
   return lines.map((cells, i) => {
     const at = `${where}:${i + 2}`;
-    if (cells.length !== METRICS_CSV_HEADER.length) {
-      throw new GazeError(`expected ${METRICS_CSV_HEADER.length} fields, found ${cells.length}`, {
+    if (cells.length !== width) {
+      throw new GazeError(`expected ${width} fields, found ${cells.length}`, {
         where: at,
         hint: 'quote fields that contain commas',
       });
     }
-    const [method, metric, value, n, ciLow, ciHigh] = cells;
-    const row: MetricRow = { method, metric, value: num(value, 'value', at), n: num(n, 'n', at) };
+    const [method, metric, cls, value, n, ciLow, ciHigh] = current ? cells : [cells[0], cells[1], '', ...cells.slice(2)];
+    const row: MetricRow = { method, metric, ...(cls !== '' ? { class: cls } : {}), value: num(value, 'value', at), n: num(n, 'n', at) };
     if (ciLow !== '') row.ci_low = num(ciLow, 'ci_low', at);
     if (ciHigh !== '') row.ci_high = num(ciHigh, 'ci_high', at);
     return row;

@@ -24,24 +24,28 @@ export function metricsPivot(rows: readonly MetricRow[]): TextTable {
   };
 }
 
-/** The tidy rows as a display table (method, metric, value, n, ci_low, ci_high). */
+/** The tidy rows as a display table (method, metric, class, value, n, ci_low, ci_high). */
 export function metricsTidy(rows: readonly MetricRow[]): TextTable {
   return {
     columns: [
       { title: 'method' },
       { title: 'metric' },
+      { title: 'class' },
       { title: 'value', numeric: true },
       { title: 'n', numeric: true },
       { title: 'ci_low', numeric: true },
       { title: 'ci_high', numeric: true },
     ],
-    rows: rows.map((r) => [r.method, r.metric, formatValue(r.value), formatValue(r.n), formatValue(r.ci_low), formatValue(r.ci_high)]),
+    rows: rows.map((r) => [r.method, r.metric, r.class ?? '', formatValue(r.value), formatValue(r.n), formatValue(r.ci_low), formatValue(r.ci_high)]),
   };
 }
 
-/** A breakdown metric (per class, layer or percentage) has a `/` in its name, e.g. `pointing_game/red circle`. */
-export function isBreakdownMetric(metric: string): boolean {
-  return metric.includes('/');
+/**
+ * A breakdown row is about one class (its `class` is set) or one layer or percentage (a `/` in
+ * the metric name, e.g. `road_morf/10`); the headline rows are the rest.
+ */
+export function isBreakdownMetric(row: Pick<MetricRow, 'metric' | 'class'>): boolean {
+  return row.class !== undefined || row.metric.includes('/');
 }
 
 /**
@@ -49,7 +53,7 @@ export function isBreakdownMetric(metric: string): boolean {
  * methods' headline rows, apart; breakdown rows stay in metrics.csv (`breakdowns` counts them).
  */
 export function reportMetricGroups(rows: readonly MetricRow[]): { classifier: MetricRow[]; methods: MetricRow[]; breakdowns: number } {
-  const headline = rows.filter((r) => !isBreakdownMetric(r.metric));
+  const headline = rows.filter((r) => !isBreakdownMetric(r));
   return {
     classifier: headline.filter((r) => r.method === 'classifier'),
     methods: headline.filter((r) => r.method !== 'classifier'),

@@ -5,7 +5,7 @@ import { escapeHtml, htmlFigure, htmlPage, htmlTable } from './html.js';
 import { escapeMarkdown, markdownFence, markdownTable } from './markdown.js';
 import { metricBarsSpec } from './metric-bars.js';
 import { metricsCsv, metricsJson } from './metrics-csv.js';
-import { metricsPivot, metricsTidy, reportMetricGroups } from './metrics-table.js';
+import { isBreakdownMetric, metricsPivot, metricsTidy, reportMetricGroups } from './metrics-table.js';
 import { renderChart } from './render-chart.js';
 import { GALLERY_ALPHA, renderGallery, type GalleryInput } from './gallery.js';
 import { trainingCurvesSpec } from './training-curves.js';
@@ -47,7 +47,7 @@ export async function writeRunReport(runDir: string, input: RunReportInput): Pro
     planned.push({ name: 'training-curves', title: 'Training curves', spec: trainingCurvesSpec(input.history) });
   }
   if (input.metrics.length > 0) {
-    planned.push({ name: 'metrics', title: 'Metrics per method', spec: metricBarsSpec(input.metrics.filter((r) => !r.metric.includes('/'))) });
+    planned.push({ name: 'metrics', title: 'Metrics per method', spec: metricBarsSpec(input.metrics.filter((r) => !isBreakdownMetric(r))) });
   }
   planned.push(...extra);
   const charts: WrittenChart[] = [];

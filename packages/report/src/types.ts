@@ -9,6 +9,8 @@ import type { TopLevelSpec } from 'vega-lite';
 export interface MetricRow {
   method: string;
   metric: string;
+  /** The class a per-class breakdown row is about (a class name is user text: it has its own column, never part of `metric`). */
+  class?: string;
   value: number;
   n: number;
   ci_low?: number;

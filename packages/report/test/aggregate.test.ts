@@ -24,6 +24,32 @@ const T_975_2 = 4.302653;
 const HALF = (T_975_2 * 0.1) / Math.sqrt(3);
 
 describe('aggregateRuns', () => {
+  test('per-class rows aggregate apart from their metric\'s headline row and keep their class', () => {
+    const runs = [0.6, 0.8].map((v, seed) => ({
+      runId: `s${seed}`,
+      seed,
+      params: {},
+      metrics: [
+        { method: 'gradcam', metric: 'pointing_game', value: v, n: 2 },
+        { method: 'gradcam', metric: 'pointing_game', class: 'red, circle', value: v / 2, n: 5 },
+        { method: 'gradcam', metric: 'pointing_game', class: '=cross', value: 1, n: 5 },
+      ],
+      history: [],
+    }));
+    const rows = aggregateRuns(runs).rows;
+    expect(rows.map((r) => [r.metric, r.class, r.n])).toEqual([
+      ['pointing_game', undefined, 2],
+      ['pointing_game', 'red, circle', 2],
+      ['pointing_game', '=cross', 2],
+    ]);
+    expect(rows.map((r) => r.mean)).toEqual([expect.closeTo(0.7, 12), expect.closeTo(0.35, 12), 1]);
+    const lines = summaryCsv(aggregateRuns(runs)).split('\n');
+    expect(lines[0]).toBe('method,metric,class,mean,std,n,ci_low,ci_high');
+    expect(lines[2]).toMatch(/^gradcam,pointing_game,"red, circle",0\.35/);
+    // A class name a spreadsheet would run as a formula is neutralised.
+    expect(lines[3]).toMatch(/^gradcam,pointing_game,'=cross,1,0,2,/);
+  });
+
   test('mean, sample std and 95% t-interval over seeds, per sweep point, method and metric', () => {
     const runs = [0.8, 0.9, 1.0].flatMap((v, seed) => [
       run(`lr01-s${seed}`, seed, { 'train.lr': 0.01 }, { 'gradcam::acc': v, 'rise::acc': 0.5 }),
@@ -97,12 +123,12 @@ describe('summary.csv and writeAggregateReport', () => {
     const half = (t * Math.SQRT2 * 0.1) / Math.SQRT2;
     const text = summaryCsv(aggregateRuns(runs));
     const lines = text.split('\n');
-    expect(lines[0]).toBe('train.lr,param:method,method,metric,mean,std,n,ci_low,ci_high');
-    expect(lines[1]).toMatch(/^0\.01,"x,y",gradcam,acc,0\.9,0\.1414213562373\d+,2,/);
+    expect(lines[0]).toBe('train.lr,param:method,method,metric,class,mean,std,n,ci_low,ci_high');
+    expect(lines[1]).toMatch(/^0\.01,"x,y",gradcam,acc,,0\.9,0\.1414213562373\d+,2,/);
     const [lo, hi] = lines[1].split(',').slice(-2).map(Number);
     expect(lo).toBeCloseTo(0.9 - half, 6);
     expect(hi).toBeCloseTo(0.9 + half, 6);
-    expect(lines[2]).toBe('0.1,z,<script>alert(1)</script>,acc,0.25,,1,,');
+    expect(lines[2]).toBe('0.1,z,<script>alert(1)</script>,acc,,0.25,,1,,');
     expect(lines).toHaveLength(4);
   });
 
@@ -119,8 +145,8 @@ describe('summary.csv and writeAggregateReport', () => {
     ]);
     const md = readFileSync(join(dir, 'summary.md'), 'utf8');
     expect(md).toContain('# shapes &lt;sweep&gt; — summary over 3 runs');
-    expect(md).toContain('| train.lr | param:method | method | metric | mean | std | n | ci_low | ci_high |');
-    expect(md).toContain('| 0.1 | z | &lt;script&gt;alert(1)&lt;/script&gt; | acc | 0.25 |  | 1 |  |  |');
+    expect(md).toContain('| train.lr | param:method | method | metric | class | mean | std | n | ci_low | ci_high |');
+    expect(md).toContain('| 0.1 | z | &lt;script&gt;alert(1)&lt;/script&gt; | acc |  | 0.25 |  | 1 |  |  |');
     const html = readFileSync(join(dir, 'summary.html'), 'utf8');
     expect(html).not.toContain('<script');
     expect(html).toContain('<td>&lt;script&gt;alert(1)&lt;/script&gt;</td>');

@@ -23,7 +23,7 @@ describe('CSV cells a spreadsheet would run', () => {
   it('read back losslessly', () => {
     const rows = HOSTILE.map((h, i) => [h, i]);
     expect(parseCsv(formatCsv(['name', 'i'], rows)).slice(1)).toEqual(rows.map(([h, i]) => [h, String(i)]));
-    const metrics = HOSTILE.map((h, i) => ({ method: h, metric: `pointing_game/${h}`, value: -(i + 1) / 3, n: 4 }));
+    const metrics = HOSTILE.map((h, i) => ({ method: h, metric: 'pointing_game', class: h, value: -(i + 1) / 3, n: 4 }));
     expect(parseMetricsCsv(metricsCsv(metrics))).toEqual(metrics);
   });
 });

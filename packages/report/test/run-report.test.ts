@@ -85,7 +85,8 @@ describe('writeRunReport', () => {
     const metrics = [
       { method: 'classifier', metric: 'accuracy', value: 0.9, n: 100 },
       { method: 'gradcam', metric: 'pointing_game', value: 0.8, n: 8, ci_low: 0.7, ci_high: 0.9 },
-      { method: 'gradcam', metric: 'pointing_game/circle', value: 0.75, n: 12 },
+      { method: 'gradcam', metric: 'pointing_game', class: 'circle', value: 0.75, n: 12 },
+      { method: 'gradcam', metric: 'road_morf/10', value: 0.4, n: 12 },
       { method: 'rise', metric: 'pointing_game', value: 0.6, n: 8 },
     ];
     const md = runReportMarkdown(reportInput({ metrics }), []);
@@ -94,20 +95,23 @@ describe('writeRunReport', () => {
     expect(md).toContain('### Classifier');
     expect(md).toContain('### Explanation methods');
     expect(md).toContain('| gradcam | 0.8 \\[0.7, 0.9\\] |');
-    expect(md).not.toContain('pointing_game/circle');
-    expect(md).toContain('1 breakdown rows');
+    expect(md).not.toContain('circle');
+    expect(md).not.toContain('road_morf/10');
+    expect(md).toContain('2 breakdown rows');
     const html = runReportHtml(reportInput({ metrics }), []);
     expect(/<table id="metrics">([\s\S]*?)<\/table>/.exec(html)![1]).toContain('<td>classifier</td><td class="num">0.9</td>');
     expect(/<table id="metrics-methods">([\s\S]*?)<\/table>/.exec(html)![1].match(/<tr>/g)).toHaveLength(1 + 2);
     // the tidy rows keep the breakdown
-    expect(/<table id="metrics-tidy">([\s\S]*?)<\/table>/.exec(html)![1]).toContain('pointing_game/circle');
+    const tidy = /<table id="metrics-tidy">([\s\S]*?)<\/table>/.exec(html)![1];
+    expect(tidy).toContain('<th scope="col">class</th>');
+    expect(tidy).toContain('<td>gradcam</td><td>pointing_game</td><td>circle</td><td class="num">0.75</td>');
   });
 
   test('no history: no training-curves chart; no metrics: no bar chart and a sentence instead', async () => {
     const dir = tmp();
     const files = await writeRunReport(dir, reportInput({ history: [], metrics: [] }));
     expect(files.map((f) => f.slice(dir.length + 1))).toEqual(['metrics.csv', 'metrics.json', 'report.md', 'report.html']);
-    expect(readFileSync(join(dir, 'metrics.csv'), 'utf8')).toBe('method,metric,value,n,ci_low,ci_high\n');
+    expect(readFileSync(join(dir, 'metrics.csv'), 'utf8')).toBe('method,metric,class,value,n,ci_low,ci_high\n');
     expect(readFileSync(join(dir, 'metrics.json'), 'utf8')).toBe('[]\n');
     expect(readFileSync(join(dir, 'report.md'), 'utf8')).toContain('## Metrics\n\nNo metrics were computed.\n');
     expect(readFileSync(join(dir, 'report.md'), 'utf8')).not.toContain('## Charts');

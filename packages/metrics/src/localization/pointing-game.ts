@@ -36,7 +36,7 @@
  *   the mean. perImage = the hits, with `classes` set, so its CI is the stratified bootstrap
  *   (`summaryCi` -> `bootstrapClassMeanCi`: resampling within classes keeps it inside [0, 1]).
  * - `pointing_game_images`: mean over images (hits / pairs), perImage = the hits.
- * - `pointing_game/<className>`: each class's accuracy, for classes with at least one pair.
+ * - `pointing_game` with `class` set: each class's accuracy, for classes with at least one pair.
  * - `pointing_game_difficult`: the class mean over the difficult subset (empty classes as above),
  *   present only when some image is in it.
  *
@@ -143,7 +143,7 @@ export function createPointingGame(config: PointingGameConfig, where = 'pointing
         summaries.push({ metric: 'pointing_game_images', value: mean(hits), n: hits.length, perImage: hits });
         const byClass = groupByLabel(main);
         for (const [label, values] of [...byClass].sort((a, b) => a[0] - b[0])) {
-          summaries.push({ metric: `pointing_game/${info.classNames[label] ?? label}`, value: mean(values), n: values.length, perImage: values });
+          summaries.push({ metric: 'pointing_game', class: info.classNames[label] ?? String(label), value: mean(values), n: values.length, perImage: values });
         }
       }
       const difficult = rows.filter((r) => r.metric === 'pointing_game_difficult');

@@ -88,7 +88,7 @@ describe('pointing-game', () => {
     const rows = await evaluator.evaluate(ctx);
     expect(values(rows)).toEqual([1, 0, 1]);
     const { summaries } = evaluator.summarize(rows, info(3, [4, 4]));
-    const by = Object.fromEntries(summaries.map((s) => [s.metric, s]));
+    const by = Object.fromEntries(summaries.filter((s) => s.class === undefined).map((s) => [s.metric, s]));
     expect(by.pointing_game.value).toBeCloseTo(0.5, 12);
     expect(by.pointing_game.n).toBe(3);
     // The hits with their classes: the CI resamples within classes (class c has no images and counts 0).
@@ -99,11 +99,15 @@ describe('pointing-game', () => {
     expect(ci.low).toBeCloseTo(1 / 3, 12);
     expect(ci.high).toBeCloseTo(2 / 3, 12);
     expect(by.pointing_game_images.value).toBeCloseTo(2 / 3, 12);
-    expect(by['pointing_game/a'].value).toBe(0.5);
-    expect(by['pointing_game/b'].value).toBe(1);
-    expect(by['pointing_game/c']).toBeUndefined();
+    // Per-class rows name their class in `class`, never in the metric name.
+    const perClass = summaries.filter((s) => s.class !== undefined).map((s) => [s.metric, s.class, s.value, s.n]);
+    expect(perClass).toEqual([
+      ['pointing_game', 'a', 0.5, 2],
+      ['pointing_game', 'b', 1, 1],
+    ]);
+    expect(summaries.every((s) => !s.metric.includes('/'))).toBe(true);
     const ignoring = game({ tolerance: 1, emptyClasses: 'ignore' }).summarize(rows, info(3, [4, 4]));
-    expect(ignoring.summaries.find((s) => s.metric === 'pointing_game')!.value).toBeCloseTo(0.75, 12);
+    expect(ignoring.summaries.find((s) => s.metric === 'pointing_game' && s.class === undefined)!.value).toBeCloseTo(0.75, 12);
     disposeContext(ctx);
   });
 

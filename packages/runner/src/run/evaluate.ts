@@ -114,7 +114,7 @@ export async function evaluateExplainers(
         for (const r of all) outcome.perImage.push({ method: explainer.name, id: r.id, label: r.label, metric: r.metric, value: r.value });
         const { summaries, curves } = evaluator.summarize(all, dataset.info);
         for (const s of summaries) {
-          const row: MetricRow = { method: explainer.name, metric: s.metric, value: s.value, n: s.n };
+          const row: MetricRow = { method: explainer.name, metric: s.metric, ...(s.class !== undefined ? { class: s.class } : {}), value: s.value, n: s.n };
           const ci = settings.bootstrap > 0 ? summaryCi(s, { resamples: settings.bootstrap, level: 0.95, seed }) : undefined;
           if (ci) {
             row.ci_low = ci.low;

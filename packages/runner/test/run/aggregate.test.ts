@@ -33,10 +33,10 @@ describe('writeExperimentSummary', () => {
     expect(files).toEqual(expect.arrayContaining([join(out, 'summary.csv'), join(out, 'summary.md'), join(out, 'summary.html')]));
     const [header, row, ...rest] = readFileSync(join(out, 'summary.csv'), 'utf8').trim().split('\n');
     expect(rest).toEqual([]);
-    expect(header).toBe('train.lr,method,metric,mean,std,n,ci_low,ci_high');
+    expect(header).toBe('train.lr,method,metric,class,mean,std,n,ci_low,ci_high');
     const cells = row.split(',');
-    expect(cells.slice(0, 3)).toEqual(['0.01', 'classifier', 'accuracy']);
-    const [mean, std, n, lo, hi] = cells.slice(3).map(Number);
+    expect(cells.slice(0, 4)).toEqual(['0.01', 'classifier', 'accuracy', '']);
+    const [mean, std, n, lo, hi] = cells.slice(4).map(Number);
     expect(mean).toBeCloseTo(0.9, 12);
     expect(std).toBeCloseTo(0.1, 12);
     expect(n).toBe(3);
@@ -51,7 +51,7 @@ describe('writeExperimentSummary', () => {
     const lines = readFileSync(join(root, 'report', 'summary.csv'), 'utf8').trim().split('\n');
     // Two sweep points (lr 0.01 over three seeds, and the plain run), never the running L3.
     expect(lines).toHaveLength(3);
-    const means = lines.slice(1).map((l) => Number(l.split(',')[3]));
+    const means = lines.slice(1).map((l) => Number(l.split(',')[4]));
     expect(means.sort()).toEqual([0.5, expect.closeTo(0.9, 12)]);
   });
 
