@@ -101,7 +101,15 @@ gallery: {images: 3}`;
       }
       // The 12 images are 8 + 4: the second batch is cut to what evaluationSet asks for.
       expect(metrics.find((m) => m.method === method && m.metric === 'deletion_auc')!.n).toBe(12);
+      // Per-class pointing game: the class in its own column; the classes' pairs add up to all pairs.
+      const perClass = metrics.filter((m) => m.method === method && m.metric === 'pointing_game' && m.class !== undefined);
+      expect(perClass.length).toBeGreaterThan(1);
+      expect(new Set(perClass.map((m) => m.class)).size).toBe(perClass.length);
+      const images = metrics.find((m) => m.method === method && m.metric === 'pointing_game_images')!;
+      expect(perClass.reduce((sum, m) => sum + m.n, 0)).toBe(images.n);
+      expect(perClass.reduce((sum, m) => sum + m.n * m.value, 0) / images.n).toBeCloseTo(images.value, 12);
     }
+    expect(metrics.filter((m) => m.metric.startsWith('pointing_game/'))).toEqual([]);
     // metrics_per_image.csv holds the values each mean is over.
     const [header, ...rows] = parseCsv(readFileSync(join(runDir, 'metrics_per_image.csv'), 'utf8'));
     expect(header).toEqual(['method', 'id', 'label', 'metric', 'value']);
