@@ -7,6 +7,7 @@ import { readNpy, tf } from '@gaze/engine';
 import { createExplainer } from '@gaze/explainers';
 import { loadOnnxClassifier } from '@gaze/onnx';
 import type { PeerResult } from './peer.js';
+import { timed } from './timed.js';
 
 /**
  * The paper-scale peer workloads: torchvision models at 224 px, exported to ONNX by PyTorch and
@@ -33,18 +34,6 @@ export const ONNX_PEER_MODELS: OnnxPeerModel[] = [
   { model: 'resnet50', label: 'resnet-50', batch: 8, camLayer: 'layer4' },
   { model: 'vgg16', label: 'vgg-16', batch: 4 },
 ];
-
-async function medianSeconds(fn: () => Promise<void>, repeats: number, warmup = 1): Promise<number> {
-  for (let i = 0; i < warmup; i++) await fn();
-  const times: number[] = [];
-  for (let i = 0; i < repeats; i++) {
-    const t0 = performance.now();
-    await fn();
-    times.push((performance.now() - t0) / 1000);
-  }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
-}
 
 export interface OnnxPeerOutput {
   results: PeerResult[];
@@ -82,7 +71,7 @@ export async function runOnnxPeer(options: { models?: OnnxPeerModel[]; threads: 
       logits.dispose();
       const size = `224 px, batch ${m.batch}`;
       options.log(`  peer: ${m.label} forward (${size}) in Gaze ...`);
-      const forward = await medianSeconds(async () => {
+      const forward = await timed(async () => {
         const y = classifier.logits(x);
         await y.data();
         y.dispose();
@@ -92,7 +81,7 @@ export async function runOnnxPeer(options: { models?: OnnxPeerModel[]; threads: 
       if (m.camLayer) {
         options.log(`  peer: ${m.label} grad-cam at ${m.camLayer} (${size}) in Gaze ...`);
         const gradcam = createExplainer({ type: 'gradcam', layer: m.camLayer }, { classifier, seed: 0, where: 'bench.onnx' });
-        const seconds = await medianSeconds(async () => {
+        const seconds = await timed(async () => {
           const maps = await gradcam.explain(x, target, { normalize: false });
           await maps.data();
           maps.dispose();

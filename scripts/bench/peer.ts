@@ -11,6 +11,7 @@ import { TameConfig, TameHead } from '@gaze/head-tame';
 import { createClassifier, type LayersClassifier } from '@gaze/models';
 import { benchLoader, LOADER_CASES } from './data.js';
 import { runOnnxPeer } from './onnx-peer.js';
+import { timed } from './timed.js';
 
 /**
  * Gaze against PyTorch on the same machine: the same network (exported topology and weights),
@@ -106,19 +107,6 @@ function plans(quick: boolean): ModelPlan[] {
       ],
     },
   ];
-}
-
-/** The median seconds per call of fn over `repeats` calls after `warmup` (fn must wait for its result): garbage collection and thread scheduling make single calls vary by 1.5x. */
-async function timed(fn: () => Promise<void> | void, repeats: number, warmup = 1): Promise<number> {
-  for (let i = 0; i < warmup; i++) await fn();
-  const times: number[] = [];
-  for (let i = 0; i < repeats; i++) {
-    const t0 = performance.now();
-    await fn();
-    times.push((performance.now() - t0) / 1000);
-  }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
 }
 
 /** Gaze's time per call for one workload on `classifier` with batch (x, y). */

@@ -2,14 +2,8 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { main, type DoctorReport } from '../src/index.js';
-
-async function run(argv: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(argv, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) });
-  return { code, stdout, stderr };
-}
+import type { DoctorReport } from '../src/index.js';
+import { runCli as run } from './run-cli.js';
 
 describe('gaze doctor', () => {
   it('reports Node, every backend, what auto picks, GPU libraries and datasets', async () => {

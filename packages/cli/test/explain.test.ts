@@ -9,7 +9,7 @@ import { pearson } from '@gaze/engine/testing';
 import { parseCsv } from '@gaze/report';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../src/index.js';
+import { runCli as run } from './run-cli.js';
 
 let root: string;
 beforeAll(async () => {
@@ -17,13 +17,6 @@ beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'gaze-explain-'));
 });
 afterAll(() => rmSync(root, { recursive: true, force: true }));
-
-async function run(argv: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(argv, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) });
-  return { code, stdout, stderr };
-}
 
 /** A [N,3,8,8] float32 batch as the tiny CNN takes it. */
 function batchNpy(path: string, n: number): Float32Array {

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main } from '../src/index.js';
+import { runCli as run } from './run-cli.js';
 import { progressReporter } from '../src/progress.js';
 
 // File-system failures a user causes (a folder they cannot write, a file where a folder should
@@ -14,13 +14,6 @@ afterAll(() => {
   for (const c of cleanups.reverse()) c();
   rmSync(root, { recursive: true, force: true });
 });
-
-async function run(argv: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(argv, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) });
-  return { code, stdout, stderr };
-}
 
 function config(name: string, output: string): string {
   const file = join(root, `${name}.yaml`);

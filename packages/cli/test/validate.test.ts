@@ -3,14 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main } from '../src/index.js';
-
-async function run(argv: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(argv, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) });
-  return { code, stdout, stderr };
-}
+import { runCli as run } from './run-cli.js';
 
 const typos = fileURLToPath(new URL('./fixtures/typos.yaml', import.meta.url));
 const quickstart = fileURLToPath(new URL('../../../configs/quickstart.yaml', import.meta.url));

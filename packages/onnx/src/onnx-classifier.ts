@@ -65,6 +65,11 @@ export interface OnnxClassifierSpec {
  * expects and fed to the graph as NCHW (stored NHWC); taps are module outputs read from the same
  * pass. Frozen unless `trainable`: then the prepared weights are tf.Variables an optimizer updates.
  */
+/** A tap's activation replaced by `a` for one pass (what `logitsFrom` runs). */
+type TapSubstitute = { tap: TapInfo; a: tf.Tensor4D };
+/** One pass's outputs: the logits when asked for, and each tap as [B,h,w,c]. */
+type Evaluated = { logits?: tf.Tensor2D; features: Record<string, tf.Tensor4D> };
+
 export class OnnxClassifier implements Classifier {
   readonly type = 'onnx';
   readonly inputShape: [number, number, number];
@@ -173,13 +178,7 @@ export class OnnxClassifier implements Classifier {
   }
 
   /** One pass (or one per fixed-size piece of the batch): the logits and the taps as [B,h,w,c]. */
-  private evaluate(
-    x: tf.Tensor4D,
-    taps: string[],
-    withLogits: boolean,
-    substitute: { tap: TapInfo; a: tf.Tensor4D } | undefined,
-    options: ForwardOptions,
-  ): { logits?: tf.Tensor2D; features: Record<string, tf.Tensor4D> } {
+  private evaluate(x: tf.Tensor4D, taps: string[], withLogits: boolean, substitute: TapSubstitute | undefined, options: ForwardOptions): Evaluated {
     this.assertAlive();
     this.checkInput(x);
     const piece = this.spec.fixedBatch;
@@ -195,13 +194,7 @@ export class OnnxClassifier implements Classifier {
     return this.evaluateOnce(x, taps, withLogits, substitute, options);
   }
 
-  private evaluateOnce(
-    x: tf.Tensor4D,
-    taps: string[],
-    withLogits: boolean,
-    substitute: { tap: TapInfo; a: tf.Tensor4D } | undefined,
-    options: ForwardOptions,
-  ): { logits?: tf.Tensor2D; features: Record<string, tf.Tensor4D> } {
+  private evaluateOnce(x: tf.Tensor4D, taps: string[], withLogits: boolean, substitute: TapSubstitute | undefined, options: ForwardOptions): Evaluated {
     const unique = [...new Set(taps)];
     const wanted = [...(withLogits ? [this.spec.logits] : []), ...unique.map((t) => this.tapInfo.get(t)!.value)];
     const input = device(applyPreprocess(x, this.spec.preprocess), [...NHWC]);

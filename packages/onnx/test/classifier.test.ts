@@ -6,7 +6,7 @@ import { assertNoTensorLeak, gazeError } from '@gaze/engine/testing';
 import { createClassifier, loadClassifier } from '@gaze/models';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IMAGENET_MEAN, IMAGENET_STD, loadOnnxClassifier, OnnxClassifier } from '../src/index.js';
-import { writeModel, type ModelSpec, convReference, nchw, noise, type Nchw, tinyCnn } from '../src/testing/index.js';
+import { IDENTITY_PREPROCESS, writeModel, type ModelSpec, convReference, nchw, noise, type Nchw, tinyCnn } from '../src/testing/index.js';
 
 let root: string;
 beforeAll(async () => {
@@ -14,8 +14,6 @@ beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'gaze-onnx-classifier-'));
 });
 afterAll(() => rmSync(root, { recursive: true, force: true }));
-
-const IDENTITY = { scale: 1, mean: [0], std: [1], channelOrder: 'rgb' as const };
 
 function weights(spec: ModelSpec, name: string): Nchw {
   const t = spec.initializers!.find((i) => i.name === name)!;
@@ -50,7 +48,7 @@ describe('OnnxClassifier', () => {
 
   it('gives the logits before the final softmax, taps by module path (a module called twice is its last call), the CAM tap by default', () => {
     const file = writeModel(join(root, 'tiny.onnx'), spec);
-    const c = loadOnnxClassifier(file, { preprocess: IDENTITY });
+    const c = loadOnnxClassifier(file, { preprocess: IDENTITY_PREPROCESS });
     expect(c.spec.logits).toBe('/fc/Gemm_output_0');
     expect(c.numClasses).toBe(5);
     expect(c.inputShape).toEqual([8, 8, 3]);
@@ -86,7 +84,7 @@ describe('OnnxClassifier', () => {
 
   it('logitsWithTap with the tap\'s own value gives the logits; its gradient is Grad-CAM\'s dy/dA; nothing leaks', async () => {
     const file = writeModel(join(root, 'tiny-tap.onnx'), spec);
-    const c = loadOnnxClassifier(file, { preprocess: IDENTITY, taps: ['features', 'relu'] });
+    const c = loadOnnxClassifier(file, { preprocess: IDENTITY_PREPROCESS, taps: ['features', 'relu'] });
     const input = nhwcOf(x);
     const a = c.features(input, ['features']).features;
     const again = c.logitsWithTap(input, 'features', a);
@@ -103,11 +101,11 @@ describe('OnnxClassifier', () => {
 
   it('explains tap errors: unknown module (with a did-you-mean), an output that is no feature map', async () => {
     const file = writeModel(join(root, 'tiny-err.onnx'), spec);
-    const unknown = await gazeError(() => loadOnnxClassifier(file, { preprocess: IDENTITY, taps: ['featurs'], where: 'backbone' }));
+    const unknown = await gazeError(() => loadOnnxClassifier(file, { preprocess: IDENTITY_PREPROCESS, taps: ['featurs'], where: 'backbone' }));
     expect(unknown.message).toContain("no module 'featurs' (did you mean 'features'?)");
     expect(unknown.where).toBe('backbone.taps.0');
     expect(unknown.hint).toContain('gaze model inspect');
-    const flat = await gazeError(() => loadOnnxClassifier(file, { preprocess: IDENTITY, taps: ['fc'] }));
+    const flat = await gazeError(() => loadOnnxClassifier(file, { preprocess: IDENTITY_PREPROCESS, taps: ['fc'] }));
     expect(flat.message).toContain("'fc' outputs [1,5]");
     const size = await gazeError(() => createClassifier({ type: 'onnx', path: file }, { inputShape: [16, 16, 3], numClasses: 5 }));
     expect(size.message).toContain('the model takes 3x8x8 images');
@@ -118,7 +116,7 @@ describe('OnnxClassifier', () => {
 
   it('runs a model exported with a fixed batch of 1 (batch baked into a Reshape) image by image', () => {
     const fixed = tinyCnn({ batch: 1, reshape: true });
-    const c = loadOnnxClassifier(writeModel(join(root, 'fixed.onnx'), fixed), { preprocess: IDENTITY });
+    const c = loadOnnxClassifier(writeModel(join(root, 'fixed.onnx'), fixed), { preprocess: IDENTITY_PREPROCESS });
     expect(c.spec.fixedBatch).toBe(1);
     const input = nhwcOf(x);
     const got = c.logits(input).arraySync();
@@ -130,7 +128,7 @@ describe('OnnxClassifier', () => {
 
   it('saves and loads back through loadClassifier; trainable weights train and are saved', async () => {
     const file = writeModel(join(root, 'tiny-save.onnx'), spec);
-    const frozen = loadOnnxClassifier(file, { preprocess: IDENTITY, taps: ['features'] });
+    const frozen = loadOnnxClassifier(file, { preprocess: IDENTITY_PREPROCESS, taps: ['features'] });
     expect(frozen.trainableWeights).toEqual([]);
     const input = nhwcOf(x);
     await frozen.save(join(root, 'saved-frozen'));
@@ -138,7 +136,7 @@ describe('OnnxClassifier', () => {
     expect(back.taps).toEqual(['features']);
     expect(Math.max(...(tf.sub(back.logits(input), frozen.logits(input)).abs().dataSync() as Float32Array))).toBeLessThan(1e-6);
 
-    const trainable = loadOnnxClassifier(file, { preprocess: IDENTITY, trainable: true, config: { path: file, trainable: true, preprocess: IDENTITY } });
+    const trainable = loadOnnxClassifier(file, { preprocess: IDENTITY_PREPROCESS, trainable: true, config: { path: file, trainable: true, preprocess: IDENTITY_PREPROCESS } });
     // two conv filters, a conv bias, the 1x1 filter, the fc matrix and bias
     expect(trainable.trainableWeights.length).toBe(6);
     const before = trainable.logits(input).dataSync().slice();

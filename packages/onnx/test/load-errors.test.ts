@@ -5,7 +5,7 @@ import { initBackend, tf } from '@gaze/engine';
 import { gazeError } from '@gaze/engine/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadOnnxClassifier } from '../src/index.js';
-import { encodeModel, writeModel, tinyCnn } from '../src/testing/index.js';
+import { IDENTITY_PREPROCESS, encodeModel, writeModel, tinyCnn } from '../src/testing/index.js';
 
 let root: string;
 beforeAll(async () => {
@@ -14,8 +14,7 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-const IDENTITY = { scale: 1, mean: [0], std: [1], channelOrder: 'rgb' as const };
-const load = (file: string) => loadOnnxClassifier(file, { preprocess: IDENTITY });
+const load = (file: string) => loadOnnxClassifier(file, { preprocess: IDENTITY_PREPROCESS });
 
 describe('loading a bad ONNX file is a clear error', () => {
   it('names every unsupported op with its node and the opset, and lists what is supported', async () => {

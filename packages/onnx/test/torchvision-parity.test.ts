@@ -5,7 +5,7 @@ import { initBackend, readNpy, resize, tf } from '@gaze/engine';
 import { assertNoTensorLeak, pearson } from '@gaze/engine/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadOnnxClassifier, type OnnxClassifier } from '../src/index.js';
-import { TORCH_INSTALL, exportTorchReference, torchvisionAvailable, torchvisionFamilies, type TorchvisionFamily } from '../src/testing/index.js';
+import { IDENTITY_PREPROCESS, TORCH_INSTALL, exportTorchReference, torchvisionAvailable, torchvisionFamilies, type TorchvisionFamily } from '../src/testing/index.js';
 
 // Seeded random-init torchvision models, exported by Debian's PyTorch at 224 px, must give
 // PyTorch's logits, Grad-CAM maps (from a forward hook on the module) and input gradients.
@@ -20,8 +20,6 @@ const SKIP = !FOUND && !REQUIRED;
 if (SKIP) console.warn(`[@gaze/onnx] skipping the torchvision parity test: /usr/bin/python3 cannot import torch and torchvision; ${INSTALL}`);
 
 const FAMILIES = torchvisionFamilies();
-const IDENTITY = { scale: 1, mean: [0], std: [1], channelOrder: 'rgb' as const };
-
 let root: string;
 
 beforeAll(async () => {
@@ -48,7 +46,7 @@ describe.skipIf(SKIP)('torchvision models through ONNX, against PyTorch (224 px)
     it(`${family} (${spec.model}): logits, Grad-CAM at ${spec.layers.join(', ')}, input gradients`, async () => {
       if (!FOUND) throw new Error(`GAZE_REQUIRE_TORCH=1 but /usr/bin/python3 cannot import torch and torchvision; ${INSTALL}`);
       const dir = exportReference(family, spec);
-      const classifier: OnnxClassifier = loadOnnxClassifier(join(dir, 'model.onnx'), { preprocess: IDENTITY, taps: spec.layers });
+      const classifier: OnnxClassifier = loadOnnxClassifier(join(dir, 'model.onnx'), { preprocess: IDENTITY_PREPROCESS, taps: spec.layers });
       try {
         const x = await nhwc(join(dir, 'input.npy'));
         const ref = await readNpy(join(dir, 'logits.npy'));

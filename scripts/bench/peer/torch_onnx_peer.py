@@ -15,24 +15,13 @@ Prints one JSON object: torch version, threads, and per workload the median seco
 import json
 import os
 import sys
-import time
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 import torchvision
 
-
-def median_seconds(fn, repeats, warmup=1):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    times.sort()
-    return times[len(times) // 2]
+from torch_peer import timed  # this script's folder is on sys.path when it runs
 
 
 def build(name, generator):
@@ -62,7 +51,7 @@ def main():
         np.save(os.path.join(folder, "input.npy"), x.numpy())
         with torch.no_grad():
             np.save(os.path.join(folder, "logits.npy"), model(x).numpy())
-            result["workloads"][f"{name}:forward"] = {"seconds": median_seconds(lambda: model(x), repeats), "images": batch}
+            result["workloads"][f"{name}:forward"] = {"seconds": timed(lambda: model(x), repeats), "images": batch}
         if rest:
             layer = model.get_submodule(rest[0])
             store = {}
@@ -75,7 +64,7 @@ def main():
                 cam = F.relu((g.mean((2, 3), keepdim=True) * a).sum(1, keepdim=True))
                 return F.interpolate(cam, size=(224, 224), mode="bilinear", align_corners=False)
 
-            result["workloads"][f"{name}:gradcam"] = {"seconds": median_seconds(gradcam, repeats), "images": batch}
+            result["workloads"][f"{name}:gradcam"] = {"seconds": timed(gradcam, repeats), "images": batch}
             handle.remove()
     print(json.dumps(result))
 

@@ -5,7 +5,7 @@ import { initBackend, tf } from '@gaze/engine';
 import { gazeError } from '@gaze/engine/testing';
 import { LayersClassifier, CLASSIFIER_FORMAT_VERSION } from '@gaze/models';
 import { loadOnnxClassifier } from '@gaze/onnx';
-import { TORCH_INSTALL, exportTorchReference, noise, tinyCnn, torchvisionAvailable, writeModel, type ModelSpec } from '@gaze/onnx/testing';
+import { IDENTITY_PREPROCESS, TORCH_INSTALL, exportTorchReference, noise, tinyCnn, torchvisionAvailable, writeModel, type ModelSpec } from '@gaze/onnx/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildLrpGraph, createExplainer, lrpRelevance, type LrpRules } from '../../src/index.js';
 
@@ -18,7 +18,6 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-const IDENTITY = { scale: 1, mean: [0], std: [1], channelOrder: 'rgb' as const };
 const values = (n: number, salt: number, scale = 0.5) => Array.from({ length: n }, (_, i) => noise(i, salt) * scale);
 
 /** OIHW -> HWIO, as tfjs conv kernels are laid out. */
@@ -92,7 +91,7 @@ function richNet(): { spec: ModelSpec; layers: LayersClassifier } {
     numClasses: 5,
     taps: [{ name: 'conv2', layer: 'conv2' }],
     logits: { layer: 'fc', from: 'output' },
-    preprocess: IDENTITY,
+    preprocess: IDENTITY_PREPROCESS,
   });
   return { spec, layers };
 }
@@ -106,7 +105,7 @@ const RULES: LrpRules[] = [
 describe('LRP on an ONNX model', () => {
   it('equals LRP on the same network as tfjs layers (conv, relu, max pool, folded batch norm, add, concat, flatten, gemm) for each rule, and CLRP too', async () => {
     const { spec, layers } = richNet();
-    const onnx = loadOnnxClassifier(writeModel(join(root, 'rich.onnx'), spec), { preprocess: IDENTITY });
+    const onnx = loadOnnxClassifier(writeModel(join(root, 'rich.onnx'), spec), { preprocess: IDENTITY_PREPROCESS });
     const x = tf.tidy(() => tf.add(tf.mul(tf.tensor4d(values(2 * 64 * 3, 10, 1), [2, 8, 8, 3]), 0.5), 0.5) as tf.Tensor4D);
     const target = tf.tensor1d([1, 3], 'int32');
     // the two networks agree before LRP is asked anything
@@ -136,7 +135,7 @@ describe('LRP on an ONNX model', () => {
   it('runs on the tiny CNN from the testing kit (global pooling, a softmax looked through) and conserves relevance under z+ without biases', () => {
     const spec = tinyCnn();
     spec.initializers = spec.initializers!.map((t) => (t.name?.endsWith('bias') ? { ...t, data: Array.from(t.data, () => 0) } : t));
-    const onnx = loadOnnxClassifier(writeModel(join(root, 'tiny.onnx'), spec), { preprocess: IDENTITY });
+    const onnx = loadOnnxClassifier(writeModel(join(root, 'tiny.onnx'), spec), { preprocess: IDENTITY_PREPROCESS });
     const x = tf.tidy(() => tf.add(tf.mul(tf.tensor4d(values(64 * 3, 12, 1), [1, 8, 8, 3]), 0.5), 0.5) as tf.Tensor4D);
     const logits = onnx.logits(x);
     const target = tf.argMax(logits, 1).toInt() as tf.Tensor1D;
@@ -152,7 +151,7 @@ describe('LRP on an ONNX model', () => {
   it('names the node it cannot propagate through', async () => {
     const spec = tinyCnn();
     spec.nodes[1] = { ...spec.nodes[1], op: 'Sigmoid', name: '/features/features.1/Sigmoid' };
-    const onnx = loadOnnxClassifier(writeModel(join(root, 'sigmoid.onnx'), spec), { preprocess: IDENTITY });
+    const onnx = loadOnnxClassifier(writeModel(join(root, 'sigmoid.onnx'), spec), { preprocess: IDENTITY_PREPROCESS });
     const e = await gazeError(() => createExplainer({ type: 'lrp' }, { classifier: onnx, seed: 0, where: 'explainers.0' }));
     expect(e.message).toBe("lrp: node '/features/features.1/Sigmoid' (Sigmoid) is not an op LRP propagates relevance through");
     expect(e.where).toBe('explainers.0');
@@ -167,7 +166,7 @@ describe.skipIf(!TORCH && process.env.GAZE_REQUIRE_TORCH !== '1')('LRP on torchv
     if (!TORCH) throw new Error(`GAZE_REQUIRE_TORCH=1 but /usr/bin/python3 cannot import torch and torchvision; ${TORCH_INSTALL}`);
     for (const model of ['resnet18', 'resnext-small', 'vgg-small-bn', 'densenet121', 'squeezenet1_1']) {
       const dir = exportTorchReference(join(root, 'torch'), model, [], { batch: 1 });
-      const classifier = loadOnnxClassifier(join(dir, 'model.onnx'), { preprocess: IDENTITY });
+      const classifier = loadOnnxClassifier(join(dir, 'model.onnx'), { preprocess: IDENTITY_PREPROCESS });
       const x = tf.tidy(() => tf.transpose(tf.tensor4d(values(3 * 224 * 224, 13, 1), [1, 3, 224, 224]), [0, 2, 3, 1]) as tf.Tensor4D);
       const target = tf.tidy(() => tf.argMax(classifier.logits(x), 1).toInt()) as tf.Tensor1D;
       const explainer = createExplainer({ type: 'lrp', rule: 'epsilon' }, { classifier, seed: 0, where: 't' });

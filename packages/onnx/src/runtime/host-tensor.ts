@@ -62,6 +62,41 @@ export function broadcastShapes(a: readonly number[], b: readonly number[]): num
   return out;
 }
 
+/** Room for `n` values of `dtype` (floats as float32; integers and booleans as float64). */
+function hostData(dtype: HostDtype, n: number): Float32Array | Float64Array {
+  return dtype === 'float32' ? new Float32Array(n) : new Float64Array(n);
+}
+
+/**
+ * A strided view of t's values copied out row-major in `shape`: out[i] = t.data[offset +
+ * sum over axes of coordinate(i, axis) * strides[axis]]. Transpose, slice and broadcast are each
+ * such a view (permuted, stepped or zero strides).
+ */
+function stridedCopy(t: HostTensor, shape: readonly number[], strides: readonly number[], offset = 0): HostTensor {
+  const n = sizeOf(shape);
+  const outStrides = stridesOf(shape);
+  const out = hostData(t.dtype, n);
+  for (let i = 0; i < n; i++) {
+    let rest = i;
+    let index = offset;
+    for (let axis = 0; axis < shape.length; axis++) {
+      const coordinate = Math.floor(rest / outStrides[axis]);
+      rest -= coordinate * outStrides[axis];
+      index += coordinate * strides[axis];
+    }
+    out[i] = t.data[index];
+  }
+  return { dtype: t.dtype, shape: [...shape], data: out };
+}
+
+/** t's values read at every index of the (broadcast-compatible, larger or equal) `shape`. */
+function broadcastTo(t: HostTensor, shape: readonly number[]): HostTensor {
+  const strides = stridesOf(t.shape);
+  const lead = shape.length - t.shape.length;
+  // Per output axis, the input's stride (0 where it broadcasts).
+  return stridedCopy(t, shape, shape.map((_, axis) => (axis < lead || t.shape[axis - lead] === 1 ? 0 : strides[axis - lead])));
+}
+
 /** Elementwise f over broadcast inputs. */
 export function hostElementwise(inputs: HostTensor[], dtype: HostDtype, f: (...v: number[]) => number): HostTensor {
   let shape: number[] = [];
@@ -70,27 +105,11 @@ export function hostElementwise(inputs: HostTensor[], dtype: HostDtype, f: (...v
     if (!s) throw new Error(`shapes [${shape.join(',')}] and [${t.shape.join(',')}] do not broadcast`);
     shape = s;
   }
-  const n = sizeOf(shape);
-  const outStrides = stridesOf(shape);
-  const views = inputs.map((t) => {
-    const strides = stridesOf(t.shape);
-    const offset = shape.length - t.shape.length;
-    // Per output axis, the input's stride (0 where it broadcasts).
-    return shape.map((_, axis) => (axis < offset || t.shape[axis - offset] === 1 ? 0 : strides[axis - offset]));
-  });
-  const out = dtype === 'float32' ? new Float32Array(n) : new Float64Array(n);
+  const views = inputs.map((t) => broadcastTo(t, shape).data);
+  const out = hostData(dtype, sizeOf(shape));
   const args = new Array<number>(inputs.length);
-  for (let i = 0; i < n; i++) {
-    for (let k = 0; k < inputs.length; k++) {
-      let index = 0;
-      let rest = i;
-      for (let axis = 0; axis < shape.length; axis++) {
-        const coordinate = Math.floor(rest / outStrides[axis]);
-        rest -= coordinate * outStrides[axis];
-        index += coordinate * views[k][axis];
-      }
-      args[k] = inputs[k].data[index];
-    }
+  for (let i = 0; i < out.length; i++) {
+    for (let k = 0; k < views.length; k++) args[k] = views[k][i];
     out[i] = f(...args);
   }
   return { dtype, shape, data: out };
@@ -98,22 +117,8 @@ export function hostElementwise(inputs: HostTensor[], dtype: HostDtype, f: (...v
 
 /** A permutation of the axes: out.shape[i] = t.shape[perm[i]]. */
 export function hostTranspose(t: HostTensor, perm: readonly number[]): HostTensor {
-  const shape = perm.map((p) => t.shape[p]);
-  const inStrides = stridesOf(t.shape);
-  const outStrides = stridesOf(shape);
-  const n = t.data.length;
-  const out = t.dtype === 'float32' ? new Float32Array(n) : new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    let rest = i;
-    let index = 0;
-    for (let axis = 0; axis < shape.length; axis++) {
-      const coordinate = Math.floor(rest / outStrides[axis]);
-      rest -= coordinate * outStrides[axis];
-      index += coordinate * inStrides[perm[axis]];
-    }
-    out[i] = t.data[index];
-  }
-  return { dtype: t.dtype, shape, data: out };
+  const strides = stridesOf(t.shape);
+  return stridedCopy(t, perm.map((p) => t.shape[p]), perm.map((p) => strides[p]));
 }
 
 /** Elements along `axis` at `indices` (negative indices count from the end), as ONNX Gather. */
@@ -124,7 +129,7 @@ export function hostGather(t: HostTensor, indices: HostTensor, axis: number): Ho
   const picks = numbersOf(indices).map((i) => (i < 0 ? i + dim : i));
   for (const p of picks) if (p < 0 || p >= dim) throw new Error(`Gather index ${p} is out of range for an axis of ${dim}`);
   const shape = [...t.shape.slice(0, axis), ...indices.shape, ...t.shape.slice(axis + 1)];
-  const out = t.dtype === 'float32' ? new Float32Array(sizeOf(shape)) : new Float64Array(sizeOf(shape));
+  const out = hostData(t.dtype, sizeOf(shape));
   let o = 0;
   for (let a = 0; a < outer; a++) {
     for (const p of picks) {
@@ -141,7 +146,7 @@ export function hostConcat(parts: HostTensor[], axis: number): HostTensor {
   const shape = [...first.shape];
   shape[axis] = parts.reduce((n, p) => n + p.shape[axis], 0);
   const outer = sizeOf(first.shape.slice(0, axis));
-  const out = first.dtype === 'float32' ? new Float32Array(sizeOf(shape)) : new Float64Array(sizeOf(shape));
+  const out = hostData(first.dtype, sizeOf(shape));
   let o = 0;
   for (let a = 0; a < outer; a++) {
     for (const p of parts) {
@@ -155,28 +160,14 @@ export function hostConcat(parts: HostTensor[], axis: number): HostTensor {
 
 /** One strided range per axis (start, size, step), as an ONNX Slice after its clamping. */
 export function hostSlice(t: HostTensor, ranges: { start: number; size: number; step: number }[]): HostTensor {
-  const shape = ranges.map((r) => r.size);
-  const inStrides = stridesOf(t.shape);
-  const n = sizeOf(shape);
-  const outStrides = stridesOf(shape);
-  const out = t.dtype === 'float32' ? new Float32Array(n) : new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    let rest = i;
-    let index = 0;
-    for (let axis = 0; axis < shape.length; axis++) {
-      const coordinate = Math.floor(rest / outStrides[axis]);
-      rest -= coordinate * outStrides[axis];
-      index += (ranges[axis].start + coordinate * ranges[axis].step) * inStrides[axis];
-    }
-    out[i] = t.data[index];
-  }
-  return { dtype: t.dtype, shape, data: out };
+  const strides = stridesOf(t.shape);
+  const offset = ranges.reduce((sum, r, axis) => sum + r.start * strides[axis], 0);
+  return stridedCopy(t, ranges.map((r) => r.size), ranges.map((r, axis) => r.step * strides[axis]), offset);
 }
 
 /** t repeated to `shape` by broadcasting (ONNX Expand: the result has the broadcast of both shapes). */
 export function hostExpand(t: HostTensor, shape: readonly number[]): HostTensor {
   const target = broadcastShapes(t.shape, shape);
   if (!target) throw new Error(`cannot expand [${t.shape.join(',')}] to [${shape.join(',')}]`);
-  const zero: HostTensor = { dtype: t.dtype, shape: target, data: t.dtype === 'float32' ? new Float32Array(sizeOf(target)) : new Float64Array(sizeOf(target)) };
-  return hostElementwise([t, zero], t.dtype, (v) => v);
+  return broadcastTo(t, target);
 }

@@ -4,21 +4,12 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { ConfigError, loadExperimentConfig, planRuns, resolvedYaml } from '../../src/index.js';
+import { loadExperimentConfig, planRuns, resolvedYaml } from '../../src/index.js';
+import { problemsOf } from './problems-of.js';
 
 const fixtures = fileURLToPath(new URL('../fixtures/configs/', import.meta.url));
 const fixture = (name: string) => join(fixtures, name);
 const shown = (name: string) => relative(process.cwd(), fixture(name));
-
-function problemsOf(fn: () => unknown): { where: string; message: string; hint?: string }[] {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof ConfigError) return e.problems;
-    throw e;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 const temporary: string[] = [];
 afterAll(() => {

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GazeError } from '@gaze/engine';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { ConfigError, composeConfig, loadExperimentConfig, parseSet, planRuns, setPath } from '../../src/index.js';
+import { composeConfig, loadExperimentConfig, parseSet, planRuns, setPath } from '../../src/index.js';
+import { problemsOf } from './problems-of.js';
 
 // __proto__, constructor and prototype in a config must never reach Object.prototype: each path
 // a key can take (a YAML file, a fragment it extends, --set, a sweep grid, an ablation) reports it
@@ -26,20 +27,10 @@ afterEach(() => {
   expect(({} as Record<string, unknown>).polluted).toBeUndefined();
 });
 
-function problems(fn: () => unknown): { where: string; message: string }[] {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof ConfigError) return e.problems;
-    throw e;
-  }
-  throw new Error('expected a ConfigError');
-}
-
 describe('prototype pollution', () => {
   it('a YAML key __proto__ / constructor / prototype is reported at its line and column, and dropped', () => {
     const file = write('yaml.yaml', `${BASE}__proto__:\n  lr: 0.1\ntrain:\n  constructor: {prototype: {polluted: 1}}\n`);
-    const found = problems(() => loadExperimentConfig(file));
+    const found = problemsOf(() => loadExperimentConfig(file));
     expect(found.map((p) => p.where)).toEqual(expect.arrayContaining([expect.stringMatching(/yaml\.yaml:4:1$/), expect.stringMatching(/yaml\.yaml:7:3$/)]));
     expect(found.every((p) => !p.message.includes('unknown key'))).toBe(true);
     expect(found[0].message).toContain("the key '__proto__' is not allowed");
@@ -51,7 +42,7 @@ describe('prototype pollution', () => {
   it('through a fragment the file extends', () => {
     write('fragment.yaml', 'train:\n  __proto__: {polluted: 1}\n');
     const file = write('extends.yaml', `extends: [./fragment.yaml]\n${BASE}`);
-    expect(problems(() => loadExperimentConfig(file))[0].where).toMatch(/fragment\.yaml:2:3$/);
+    expect(problemsOf(() => loadExperimentConfig(file))[0].where).toMatch(/fragment\.yaml:2:3$/);
   });
 
   it('--set with a forbidden key path, or a value holding one', () => {
@@ -74,9 +65,9 @@ describe('prototype pollution', () => {
 
   it('a sweep grid key and an ablation key', () => {
     const sweep = write('sweep.yaml', `${BASE}sweep:\n  grid:\n    __proto__.lr: [0.1, 0.2]\n`);
-    expect(problems(() => planRuns(loadExperimentConfig(sweep)))[0].message).toContain('may not name __proto__');
+    expect(problemsOf(() => planRuns(loadExperimentConfig(sweep)))[0].message).toContain('may not name __proto__');
     const ablation = write('ablation.yaml', `${BASE}ablation:\n  - name: v\n    set: {constructor.prototype.polluted: 1}\n`);
-    const found = problems(() => planRuns(loadExperimentConfig(ablation)));
+    const found = problemsOf(() => planRuns(loadExperimentConfig(ablation)));
     expect(found[0].message).toContain('may not name __proto__');
     expect(found[0].where).toMatch(/ablation\.yaml:6:/);
   });
@@ -85,14 +76,14 @@ describe('prototype pollution', () => {
 describe('configs execute no code', () => {
   it('a !!js/function tag is read as data (or refused), never run; an alias bomb is stopped', () => {
     const tagged = write('tagged.yaml', `${BASE}train:\n  lr: !!js/function "function () { globalThis.pwned = 1; return 0.1 }"\n`);
-    const found = problems(() => loadExperimentConfig(tagged));
+    const found = problemsOf(() => loadExperimentConfig(tagged));
     expect((globalThis as Record<string, unknown>).pwned).toBeUndefined();
     expect(found.some((p) => p.where.includes('train.lr') || p.message.includes('js/function'))).toBe(true);
     const levels = ['a: &a [x, x, x, x, x, x, x, x, x]'];
     for (let i = 1; i < 9; i++) levels.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9).fill(`*${String.fromCharCode(96 + i)}`).join(', ')}]`);
     const bomb = write('bomb.yaml', `${BASE}${levels.join('\n')}\n`);
     const started = performance.now();
-    const bombProblems = problems(() => loadExperimentConfig(bomb));
+    const bombProblems = problemsOf(() => loadExperimentConfig(bomb));
     expect(performance.now() - started).toBeLessThan(2000);
     expect(bombProblems.some((p) => /alias/i.test(p.message))).toBe(true);
   });
