@@ -2,7 +2,7 @@ import { z } from 'zod';
 
 /**
  * BR-NPA's config (`heads: [{ type: brnpa, ... }]`). Defaults from the reference code
- * (../shared/reference/methods.md section 2): three parts, refined representatives, no bias in
+ * (github.com/TristanGomez44/br_npa): three parts, refined representatives, no bias in
  * the linear layer, SGD with momentum 0.9.
  */
 export const BrnpaConfig = z.strictObject({

@@ -2,7 +2,7 @@ import { z } from 'zod';
 
 /**
  * DIA's config (`heads: [{ type: dia, ... }]`). Defaults follow the reference CIFAR code
- * (../shared/reference/methods.md section 6): the LSTM unit, one per stage, reduction 4, SGD with
+ * (github.com/gbup-group/DIANet): the LSTM unit, one per stage, reduction 4, SGD with
  * momentum 0.9; the step schedule there is a one-cycle schedule here, as for every Gaze head.
  */
 export const DiaConfig = z.strictObject({

@@ -2,7 +2,7 @@ import { z } from 'zod';
 
 /**
  * EAN's config (`heads: [{ type: ean, ... }]`): the reference's three stages (supernet, search,
- * retrain; ../shared/reference/methods.md section 5) scaled to one head training run. The first
+ * retrain) scaled to one head training run. The first
  * `search.afterEpoch` epochs train the supernet under a random connection scheme per batch; then
  * the policy searches a scheme on the validation split; the remaining epochs fine-tune the chosen
  * network from the supernet's weights (the reference retrains it from scratch for 120 epochs).

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 
 /**
- * EAT's config (`heads: [{ type: eat, ... }]`). The paper's loss form and weights are not public
- * (../shared/reference/methods.md section 1): the attribute loss is binary cross-entropy with
+ * EAT's config (`heads: [{ type: eat, ... }]`). The paper's loss form and weights are not public;
+ * here the attribute loss is binary cross-entropy with
  * logits on per-image 0/1 attributes, weighted by `attributeWeight` (0 trains the same way
  * without attributes: the control for "attributes guide attention").
  */

@@ -2,7 +2,7 @@ import { z } from 'zod';
 
 /**
  * TAME's config (`heads: [{ type: tame, ... }]`). Defaults are the reference code's for VGG-16
- * (bmezaris/TAME `train_eval_VGG16.sh`, composite_models.py), see ../shared/reference/tame.md.
+ * (bmezaris/TAME `train_eval_VGG16.sh`, composite_models.py).
  */
 export const TameConfig = z.strictObject({
   /** Taps to attend over, shallowest first. Default: the classifier's last three block outputs (taps not named `*.conv`). */
