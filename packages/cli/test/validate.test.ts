@@ -69,5 +69,14 @@ describe('gaze validate', () => {
       expect(stderr).toMatch(/train\.batchSize: a training step of this vgg-small needs about [\d.]+ GB/);
       expect((await run(['validate', file, '--no-build'])).code).toBe(0);
     });
+
+    it('a sweep point that cannot fit, though the base run does: the largest batch size is checked', async () => {
+      // vgg-small with [4096, 64] channels on 16 px: about 0.02 GB of training memory per image, so batch 8 fits and 100,000 does not.
+      const base = BASE.replace('{type: vgg-small}', '{type: vgg-small, channels: [4096, 64]}');
+      expect((await run(['validate', write('fits.yaml', base)])).code).toBe(0);
+      const { code, stderr } = await run(['validate', write('sweep-batch.yaml', `${base}sweep:\n  grid:\n    train.batchSize: [8, 100000]\n`)]);
+      expect(code).toBe(1);
+      expect(stderr).toMatch(/train\.batchSize: a training step of this vgg-small needs about [\d.]+ GB .* at batch 100000\)/);
+    });
   });
 });

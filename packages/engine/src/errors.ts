@@ -76,7 +76,8 @@ export function fileSystemError(error: unknown): GazeError | undefined {
   const { code, path, syscall } = error as NodeJS.ErrnoException;
   const known = code ? FILE_SYSTEM_ERRORS[code] : undefined;
   if (!known || (code === 'ENOENT' && !path)) return undefined;
-  const verb = syscall === 'open' || syscall === 'write' ? 'write' : syscall ?? 'use';
+  // `open` serves reads and writes alike, so it is named as it is.
+  const verb = syscall ?? 'use';
   return new GazeError(`cannot ${verb} ${path ?? 'a file'}: ${known.what} (${code})`, { where: path, hint: known.hint, cause: error });
 }
 
@@ -93,7 +94,7 @@ export function outOfMemoryError(error: unknown): GazeError | undefined {
   const wasm = /memory access out of bounds|Cannot enlarge memory|Out of memory/i.test(error.message);
   const js = error instanceof RangeError && /Array buffer allocation failed|Invalid typed array length|Invalid array length/.test(error.message);
   if (!wasm && !js) return undefined;
-  return new GazeError(`ran out of memory for tensors (${error.message.split('\n')[0]})${wasm ? ': the wasm backend holds at most 4 GB' : ''}`, {
+  return new GazeError(`ran out of memory for tensors (${error.message.split('\n')[0]})${wasm ? `: the wasm backend holds at most ${WASM_HEAP_LIMIT / 2 ** 30} GB` : ''}`, {
     hint: 'lower train.batchSize / evaluationSet.batchSize, the image size or the backbone\'s channels; a GPU backend (tensorflow-gpu, webgpu) has more room',
     cause: error,
   });

@@ -23,7 +23,7 @@ export { resize } from './ops/resize.js';
 export { gaussianBlur, gaussianKernel1d, type BlurOptions } from './ops/gaussian-blur.js';
 export { normalizePerSample } from './ops/normalize.js';
 export { recoverDirAtomic, removeAtomicDebris, writeDirAtomic, writeFileAtomic } from './io/atomic-write.js';
-export { SAFE_NAME, SAFE_NAME_RULE, isInside, pathInside } from './io/safe-path.js';
+export { SAFE_NAME, SAFE_NAME_RULE, pathInside } from './io/safe-path.js';
 export { NpyWriter, decodeNpy, encodeNpy, halfToFloat, readNpy, writeNpy, type NpyArray } from './io/npy.js';
 export {
   MODEL_JSON,

@@ -22,17 +22,17 @@ export type CsvCell = string | number | null | undefined;
 const NEEDS_ESCAPE = /^[=+\-@\t\r']/;
 
 /** A text cell as written: `'` prefixed when a spreadsheet would read it as a formula (or it starts with `'`). */
-export function spreadsheetSafe(text: string): string {
+function spreadsheetSafe(text: string): string {
   return NEEDS_ESCAPE.test(text) ? `'${text}` : text;
 }
 
 /** The inverse of `spreadsheetSafe`, for a cell `formatCsv` wrote. */
-export function fromSpreadsheetSafe(text: string): string {
+function fromSpreadsheetSafe(text: string): string {
   return text.startsWith("'") ? text.slice(1) : text;
 }
 
 /** One cell's text as written (before CSV quoting). */
-export function csvField(v: CsvCell): string {
+function csvField(v: CsvCell): string {
   if (v === undefined || v === null) return '';
   return typeof v === 'number' ? csvNumber(v) : spreadsheetSafe(v);
 }

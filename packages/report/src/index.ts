@@ -2,7 +2,7 @@ export type { EpochRecord, MetricRow, ReportChart, RunReportInput, RunSummary } 
 export { CHART_CONFIG, CHART_FONT, PNG_DENSITY, chartSvg, renderChart, svgToPng, type RenderedChart } from './render-chart.js';
 export { CURVE_PANEL, trainingCurvesSpec } from './training-curves.js';
 export { BAR_PANEL, errorExtent, metricBarsSpec, type MetricBarRow, type MetricBarsOptions } from './metric-bars.js';
-export { csvField, csvNumber, formatCsv, parseCsv, type CsvCell } from './csv.js';
+export { csvNumber, formatCsv, parseCsv, type CsvCell } from './csv.js';
 export { METRICS_CSV_HEADER, metricsCsv, metricsJson, parseMetricsCsv, readMetricsCsv } from './metrics-csv.js';
 export { isBreakdownMetric, metricsPivot, metricsTidy, reportMetricGroups } from './metrics-table.js';
 export { DISPLAY_DIGITS, formatValue, formatWithCi } from './format-value.js';

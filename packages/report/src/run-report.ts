@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { GazeError, writeFileAtomic } from '@gaze/engine';
+import { GazeError, SAFE_NAME, writeFileAtomic } from '@gaze/engine';
 import { envTable } from './env-table.js';
 import { escapeHtml, htmlFigure, htmlPage, htmlTable } from './html.js';
 import { escapeMarkdown, markdownFence, markdownTable } from './markdown.js';
@@ -20,8 +20,6 @@ interface WrittenChart {
 
 /** Chart stems `writeRunReport` draws itself; a caller's `charts` may not reuse them. */
 export const BUILTIN_RUN_CHARTS = ['training-curves', 'metrics'] as const;
-
-const CHART_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 /**
  * Writes a run's report into `runDir`, every file atomically, and returns the paths written:
@@ -73,7 +71,7 @@ export async function writeRunReport(runDir: string, input: RunReportInput): Pro
 function checkChartNames(charts: ReportChart[]): void {
   const seen = new Set<string>(BUILTIN_RUN_CHARTS);
   for (const c of charts) {
-    if (!CHART_NAME.test(c.name) || seen.has(c.name)) {
+    if (!SAFE_NAME.test(c.name) || seen.has(c.name)) {
       throw new GazeError(`chart name "${c.name}" is ${seen.has(c.name) ? 'already used' : 'not a plain file stem'}`, {
         where: `charts[${charts.indexOf(c)}].name`,
         hint: `use letters, digits, ".", "_" and "-", unique, and not ${BUILTIN_RUN_CHARTS.join(' or ')}`,
@@ -113,7 +111,7 @@ export function runReportMarkdown(input: RunReportInput, charts: ReadonlyArray<{
     }
     out.push(
       'Cells are `value [ci_low, ci_high]` where a CI exists. ' +
-        (groups.breakdowns > 0 ? `${groups.breakdowns} breakdown rows (names with \`/\`: per class, layer or percentage) are in the files. ` : '') +
+        (groups.breakdowns > 0 ? `${groups.breakdowns} breakdown rows (per class, layer or percentage) are in the files. ` : '') +
         'Full precision: [metrics.csv](metrics.csv), [metrics.json](metrics.json).',
       '',
     );

@@ -1,11 +1,11 @@
 export { ConfigError, parseYamlText, readYamlFile, type ConfigProblem, type Location, type LocatedValue } from './config/yaml-source.js';
 export { composeConfig, parseSet, resolveFragment, setPath, type ComposedConfig } from './config/compose.js';
-export { ExperimentConfigShape, ExperimentSection, ComponentEntry, SweepSection, AblationVariant, MAX_RUNS, SECTION_NAMES, type ExperimentConfig } from './config/schema.js';
-export { countRuns, loadExperimentConfig, resolvedYaml, validateConfigValue, type LoadedConfig } from './config/load-config.js';
+export { ExperimentConfigShape, ExperimentSection, ComponentEntry, SweepSection, AblationVariant, SECTION_NAMES, type ExperimentConfig } from './config/schema.js';
+export { loadExperimentConfig, resolvedYaml, validateConfigValue, type LoadedConfig } from './config/load-config.js';
 export { gridPoints, planRuns, type PlannedRun } from './config/sweep.js';
 export { headPackage, importHeads, loadExperimentConfigWithHeads } from './heads.js';
 export { componentTypes, registerComponentSource, type ComponentSection, type ComponentType } from './components.js';
-export { checkTrainingMemory, preflight, runExperiment, configHash, type ExperimentOutcome, type RunOptions, type RunOutcome, type RunnerEvent } from './run/run-experiment.js';
+export { preflight, runExperiment, configHash, type ExperimentOutcome, type RunOptions, type RunOutcome, type RunnerEvent } from './run/run-experiment.js';
 export { writeExperimentSummary } from './run/aggregate.js';
 export { listRuns, readRunRecord, reserveSweepId, RUN_JSON, type RunRecord } from './run/run-dir.js';
 export { describeEnvironment, type RunEnvironment } from './run/environment.js';

@@ -31,7 +31,7 @@ function previewCommand(io: CliIO): CommandModule<GlobalOptions, PreviewArgs> {
       const config: { type: string } & Record<string, unknown> = { type: argv.dataset };
       for (const set of argv.set) {
         const { path, value } = parseSet(set);
-        setPath(config, path, value);
+        setPath(config, path, value, `--set ${set}`);
       }
       const dataset = await createDataset(config, { seed: argv.seed, baseDir: process.cwd(), log: (line) => io.stderr(`${line}\n`), where: 'dataset' });
       const out = resolve(argv.out ?? `runs/preview/${argv.dataset}-${argv.split}`);

@@ -21,7 +21,7 @@ export function validateCommand(io: CliIO): CommandModule<GlobalOptions, Validat
       const loaded = await loadExperimentConfigWithHeads(argv.config, { sets: argv.set });
       const runs = planRuns(loaded);
       const { config } = loaded;
-      const built = argv.build ? await preflight(loaded, argv.backend) : undefined;
+      const built = argv.build ? await preflight(loaded, runs, argv.backend) : undefined;
       const train = config.train ? `train ${config.train.epochs} epochs (${config.train.optimizer}, lr ${config.train.lr}, batch ${config.train.batchSize})` : 'no training';
       const parts = [
         `dataset ${config.dataset.type}`,

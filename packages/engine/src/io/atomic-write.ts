@@ -3,7 +3,8 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
-function siblingName(path: string, tag: string): string {
+/** A temporary sibling of `path` (`.<name>.<tag>-<pid>-<hex>`): what the debris cleaners below recognise. */
+export function siblingName(path: string, tag: 'tmp' | 'old'): string {
   return join(dirname(path), `.${basename(path)}.${tag}-${process.pid}-${randomBytes(4).toString('hex')}`);
 }
 

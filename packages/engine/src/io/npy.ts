@@ -1,8 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { GazeError } from '../errors.js';
-import { withPath, writeFileAtomic } from './atomic-write.js';
+import { siblingName, withPath, writeFileAtomic } from './atomic-write.js';
 
 /**
  * NumPy's .npy format (version 1.0/2.0/3.0): a magic string, a header that is a Python dict
@@ -66,7 +65,7 @@ export class NpyWriter {
 
   static async create(path: string, itemShape: readonly number[], capacity: number): Promise<NpyWriter> {
     await mkdir(dirname(path), { recursive: true });
-    const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+    const tmp = siblingName(path, 'tmp');
     const handle = await open(tmp, 'w');
     // Sized for the largest count, so the final header (a smaller N at most) fits the same bytes.
     const header = npyHeader('<f4', [capacity, ...itemShape]);

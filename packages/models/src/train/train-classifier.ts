@@ -185,7 +185,8 @@ export async function trainClassifier(classifier: Classifier, dataset: Dataset, 
   try {
     if (options.resume) {
       // A process killed while replacing a checkpoint leaves it beside its folder: put it back.
-      for (const dir of [lastDir, previousDir, bestDir]) await recoverDirAtomic(dir);
+      // (previous/ is only ever renamed into place, never written through a temporary copy.)
+      for (const dir of [lastDir, bestDir]) await recoverDirAtomic(dir);
       if (hasTrainingState(lastDir) || hasTrainingState(previousDir)) {
         const resumed = await resumeFrom(classifier, optimizer, config, seed, lastDir, previousDir);
         state = { ...resumed.state, config };

@@ -52,7 +52,6 @@ function dropLocations(locations: Map<string, PathLocations>, prefix: string): v
 function mergeInto(base: LocatedValue, over: LocatedValue): void {
   const merge = (target: Record<string, unknown>, source: Record<string, unknown>, path: string[]) => {
     for (const [key, value] of Object.entries(source)) {
-      if (isForbiddenKey(key)) continue; // reported where it was read
       const p = joinPath([...path, key]);
       if (isPlainObject(value) && isPlainObject(target[key])) {
         const loc = over.locations.get(p);
@@ -108,8 +107,6 @@ export function parseSet(set: string): { path: string[]; value: unknown } {
   if (eq <= 0) throw new GazeError(`--set expects key=value, got '${set}'`, { where: '--set', hint: 'e.g. --set train.epochs=5 or --set dataset.size=96' });
   const path = set.slice(0, eq).trim().split('.');
   if (path.some((k) => k === '')) throw new GazeError(`--set ${set}: empty key in the path`, { where: '--set', hint: 'keys are separated by single dots: train.lr=0.01' });
-  const forbidden = path.find(isForbiddenKey);
-  if (forbidden) throw new GazeError(FORBIDDEN_KEY_MESSAGE(forbidden), { where: `--set ${set}`, hint: FORBIDDEN_KEY_HINT });
   let value: unknown;
   try {
     value = withoutForbiddenKeys(parse(set.slice(eq + 1)));
@@ -119,17 +116,21 @@ export function parseSet(set: string): { path: string[]; value: unknown } {
   return { path, value: value ?? '' };
 }
 
-/** Writes `value` at `path` (numeric segments index into lists), creating mappings on the way. */
-export function setPath(target: Record<string, unknown>, path: readonly string[], value: unknown): void {
+/**
+ * Writes `value` at `path` (numeric segments index into lists), creating mappings on the way.
+ * Every override (--set, sweep points, ablation variants) writes through here, so this is where
+ * object-internal keys are refused; `where` names the override in errors.
+ */
+export function setPath(target: Record<string, unknown>, path: readonly string[], value: unknown, where = path.join('.')): void {
   const forbidden = path.find(isForbiddenKey);
-  if (forbidden) throw new GazeError(FORBIDDEN_KEY_MESSAGE(forbidden), { where: path.join('.'), hint: FORBIDDEN_KEY_HINT });
+  if (forbidden) throw new GazeError(FORBIDDEN_KEY_MESSAGE(forbidden), { where, hint: FORBIDDEN_KEY_HINT });
   let node: Record<string, unknown> | unknown[] = target;
   for (const [i, key] of path.entries()) {
     const last = i === path.length - 1;
     if (Array.isArray(node)) {
       const index = Number(key);
       if (!Number.isInteger(index) || index < 0 || index > node.length) {
-        throw new GazeError(`'${path.slice(0, i).join('.')}' is a list of ${node.length}; '${key}' is not an index into it`, { where: `--set ${path.join('.')}` });
+        throw new GazeError(`'${path.slice(0, i).join('.')}' is a list of ${node.length}; '${key}' is not an index into it`, { where });
       }
       if (last) node[index] = value;
       else {
@@ -154,7 +155,7 @@ export function composeConfig(file: string, sets: readonly string[] = []): Compo
   const composed = loadWithExtends(path, [path], files, problems);
   for (const set of sets) {
     const { path: keys, value } = parseSet(set);
-    setPath(composed.value, keys, value);
+    setPath(composed.value, keys, value, `--set ${set}`);
     const p = keys.join('.');
     dropLocations(composed.locations, p);
     const loc = { text: `--set ${set}` };

@@ -3,7 +3,7 @@
  * constructor, so merging, `--set` or a sweep writing them could change every object in the
  * process (prototype pollution). Gaze's own keys never need them.
  */
-export const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
 
 export function isForbiddenKey(key: string): boolean {
   return FORBIDDEN_KEYS.has(key);

@@ -55,7 +55,7 @@ export function listRuns(experimentDir: string): { dir: string; record: RunRecor
 }
 
 /** Where launches reserve their sweep ids: one empty folder per id, made with an exclusive mkdir. */
-export const SWEEP_IDS_DIR = '.sweep-ids';
+const SWEEP_IDS_DIR = '.sweep-ids';
 
 /**
  * Reserves a sweep id no other launch of this experiment has: the launch time, `_2`, `_3`... for
@@ -67,8 +67,8 @@ export async function reserveSweepId(experimentDir: string, date = new Date()): 
   const base = timestampId(date);
   const ids = join(experimentDir, SWEEP_IDS_DIR);
   await mkdir(ids, { recursive: true });
-  const taken = new Set(readdirSync(experimentDir));
-  const used = (id: string) => [...taken].some((name) => name === id || name.startsWith(`${id}-`) || name.startsWith(`${id}_`));
+  const taken = readdirSync(experimentDir);
+  const used = (id: string) => taken.some((name) => name === id || name.startsWith(`${id}-`) || name.startsWith(`${id}_`));
   for (let k = 1; ; k++) {
     const id = k === 1 ? base : `${base}_${k}`;
     if (used(id)) continue;

@@ -185,14 +185,8 @@ async function runOne(loaded: LoadedConfig, planned: PlannedRun, ctx: RunContext
     let history: EpochRecord[] = [];
     const notes: string[] = [];
     let valAccuracy: number | undefined;
-    if (config.train && classifier.trainableWeights.length === 0) {
-      throw new GazeError(`the ${classifier.type} backbone has no trainable weights, so the train: section has nothing to train`, {
-        where: 'train',
-        hint: classifier.type === 'onnx' ? 'an ONNX backbone is frozen unless backbone.trainable: true; or leave train: out to explain and evaluate it as loaded' : 'leave train: out to use the backbone as loaded',
-      });
-    }
     if (config.train) {
-      checkTrainingMemory(classifier, config.train.batchSize, ctx.backend);
+      checkTrainable(classifier, config.train.batchSize, ctx.backend);
       const result = await trainClassifier(classifier, dataset, config.train, {
         seed: planned.seed,
         checkpointDir: join(runDir, 'checkpoints'),
@@ -341,11 +335,18 @@ const TRAIN_BYTES_PER_PARAMETER = 16;
 const TRAIN_BYTES_PER_ACTIVATION = 16;
 
 /**
- * Refuses, before the first step, a training step that cannot fit the wasm backend's 4 GB heap
- * (a backbone with 100,000 channels): the estimate counts weights, gradients and Adam's moments,
- * and every layer's output at the batch size, kept for the backward pass with its gradient.
+ * What must hold before a `train:` section starts: the classifier has weights to train, and a
+ * training step fits the wasm backend's heap (a backbone with 100,000 channels does not): the
+ * estimate counts weights, gradients and Adam's moments, and every layer's output at the batch
+ * size, kept for the backward pass with its gradient.
  */
-export function checkTrainingMemory(classifier: Classifier, batchSize: number, backend: BackendReport): void {
+function checkTrainable(classifier: Classifier, batchSize: number, backend: BackendReport): void {
+  if (classifier.trainableWeights.length === 0) {
+    throw new GazeError(`the ${classifier.type} backbone has no trainable weights, so the train: section has nothing to train`, {
+      where: 'train',
+      hint: classifier.type === 'onnx' ? 'an ONNX backbone is frozen unless backbone.trainable: true; or leave train: out to explain and evaluate it as loaded' : 'leave train: out to use the backbone as loaded',
+    });
+  }
   if (backend.backend !== 'wasm' || classifier.activationsPerImage === undefined) return;
   const weights = classifier.parameterCount * TRAIN_BYTES_PER_PARAMETER;
   const activations = classifier.activationsPerImage * batchSize * TRAIN_BYTES_PER_ACTIVATION;
@@ -353,7 +354,7 @@ export function checkTrainingMemory(classifier: Classifier, batchSize: number, b
   if (weights + activations <= WASM_HEAP_LIMIT - tf.memory().numBytes) return;
   const gb = (b: number) => (b / 2 ** 30).toFixed(1);
   throw new GazeError(
-    `a training step of this ${classifier.type} needs about ${gb(weights + activations)} GB (${gb(weights)} GB for ${classifier.parameterCount} parameters with their gradients and Adam's moments, ${gb(activations)} GB of activations at batch ${batchSize}); the wasm backend holds at most 4 GB`,
+    `a training step of this ${classifier.type} needs about ${gb(weights + activations)} GB (${gb(weights)} GB for ${classifier.parameterCount} parameters with their gradients and Adam's moments, ${gb(activations)} GB of activations at batch ${batchSize}); the wasm backend holds at most ${WASM_HEAP_LIMIT / 2 ** 30} GB`,
     { where: 'train.batchSize', hint: 'lower train.batchSize, the image size or the backbone\'s channels, or use a GPU backend' },
   );
 }
@@ -405,24 +406,40 @@ async function classifierMetrics(classifier: Classifier, dataset: Dataset, confi
 }
 
 /**
- * What `gaze validate` checks beyond the file: the dataset opens, the backbone builds against it,
- * and a training step fits the backend's memory. Returns a line describing both.
+ * What `gaze validate` checks beyond the file, for each dataset and backbone the planned runs use:
+ * the dataset opens, the backbone builds against it, the heads, explainers and evaluators accept
+ * it, and a training step at the largest batch size of those runs fits the backend's memory.
+ * Returns a line describing the base run's dataset and backbone.
  */
-export async function preflight(loaded: LoadedConfig, backendFlag?: string): Promise<string> {
-  const { config } = loaded;
-  const { request, source } = resolveBackendRequest({ flag: backendFlag, config: config.experiment.backend });
+export async function preflight(loaded: LoadedConfig, runs: readonly PlannedRun[], backendFlag?: string): Promise<string> {
+  const { request, source } = resolveBackendRequest({ flag: backendFlag, config: loaded.config.experiment.backend });
   const backend = await initBackend(request as BackendRequest, { source: source as RequestSource });
-  const dataset = await createDataset(config.dataset, { seed: config.experiment.seed, baseDir: loaded.baseDir, log: () => {}, where: 'dataset' });
-  try {
-    const { info } = dataset;
-    const classifier = await createClassifier(config.backbone, { inputShape: info.imageShape, numClasses: info.numClasses, seed: config.experiment.seed, baseDir: loaded.baseDir, where: 'backbone' });
-    try {
-      if (config.train) checkTrainingMemory(classifier, config.train.batchSize, backend);
-      return `dataset ${info.type}: ${info.sizes.train} / ${info.sizes.val} / ${info.sizes.test} images ${info.imageShape.join('x')}, ${info.numClasses} classes; backbone ${classifier.type}: ${classifier.parameterCount} parameters (on ${backend.backend})`;
-    } finally {
-      classifier.dispose();
-    }
-  } finally {
-    await dataset.close?.();
+  // Runs that differ only in seeds or training settings share one build.
+  const builds = new Map<string, { run: PlannedRun; batchSize?: number }>();
+  for (const run of runs) {
+    const key = JSON.stringify([run.config.dataset, run.config.backbone, run.config.heads, run.config.explainers, run.config.evaluation, run.config.unitAblation]);
+    const batch = run.config.train?.batchSize;
+    const seen = builds.get(key);
+    if (!seen) builds.set(key, { run, batchSize: batch });
+    else if (batch !== undefined && (seen.batchSize === undefined || batch > seen.batchSize)) seen.batchSize = batch;
   }
+  const lines: string[] = [];
+  for (const { run, batchSize } of builds.values()) {
+    const { config, seed } = run;
+    const dataset = await createDataset(config.dataset, { seed, baseDir: loaded.baseDir, log: () => {}, where: 'dataset' });
+    try {
+      const { info } = dataset;
+      const classifier = await createClassifier(config.backbone, { inputShape: info.imageShape, numClasses: info.numClasses, seed, baseDir: loaded.baseDir, where: 'backbone' });
+      try {
+        await checkComponents(classifier, config, seed, info);
+        if (batchSize !== undefined) checkTrainable(classifier, batchSize, backend);
+        lines.push(`dataset ${info.type}: ${info.sizes.train} / ${info.sizes.val} / ${info.sizes.test} images ${info.imageShape.join('x')}, ${info.numClasses} classes; backbone ${classifier.type}: ${classifier.parameterCount} parameters (on ${backend.backend})`);
+      } finally {
+        classifier.dispose();
+      }
+    } finally {
+      await dataset.close?.();
+    }
+  }
+  return lines[0] + (lines.length > 1 ? ` (and ${lines.length - 1} more dataset/backbone combinations of the sweep)` : '');
 }
