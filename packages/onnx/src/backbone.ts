@@ -1,9 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { GazeError } from '@gaze/engine';
-import { Preprocess, registerBackbone, registerSavedClassifierFormat, type BackboneContext, type BackboneFactory, type Classifier } from '@gaze/models';
+import { IMAGENET_MEAN, IMAGENET_STD, Preprocess, registerBackbone, registerSavedClassifierFormat, type BackboneContext, type BackboneFactory, type Classifier } from '@gaze/models';
 import { z } from 'zod';
-import { IMAGENET_MEAN, IMAGENET_STD, loadOnnxClassifier } from './load-onnx.js';
+import { loadOnnxClassifier, type OnnxLoadOptions } from './load-onnx.js';
 import { SAVED_MODEL_FILE, SAVED_SPEC_FILE, SAVED_WEIGHTS_DIR, type OnnxClassifier } from './onnx-classifier.js';
 
 /** An ONNX model's preprocessing: torchvision's ImageNet normalization unless the config says otherwise. */
@@ -29,24 +29,14 @@ export const OnnxBackboneConfig = z.strictObject({
 export type OnnxBackboneConfig = z.infer<typeof OnnxBackboneConfig>;
 
 export async function onnxBackbone(config: OnnxBackboneConfig, ctx: BackboneContext): Promise<Classifier> {
-  const file = resolve(ctx.baseDir, config.path);
-  if (!existsSync(file)) {
-    throw new GazeError(`no ONNX model at ${file}`, {
-      where: `${ctx.where}.path`,
-      hint: 'export one with torch.onnx.export(model, torch.randn(1, 3, 224, 224), "model.onnx", dynamic_axes={"input": {0: "batch"}}, input_names=["input"]); path is relative to the config file',
-    });
-  }
-  return loadOnnxClassifier(file, {
-    input: config.input,
-    output: config.output,
-    taps: config.taps,
-    preprocess: config.preprocess,
-    trainable: config.trainable,
-    inputShape: ctx.inputShape,
-    numClasses: ctx.numClasses,
-    where: ctx.where,
-    config,
-  });
+  // A missing file is readOnnxModel's GazeError, at `${ctx.where}.path`.
+  return loadOnnxClassifier(resolve(ctx.baseDir, config.path), loadOptions(config, ctx.inputShape, ctx.numClasses, ctx.where));
+}
+
+/** What loadOnnxClassifier takes for a backbone config and the images it will see. */
+function loadOptions(config: OnnxBackboneConfig, inputShape: [number, number, number], numClasses: number, where?: string): OnnxLoadOptions {
+  const { input, output, taps, preprocess, trainable } = config;
+  return { input, output, taps, preprocess, trainable, inputShape, numClasses, where, config };
 }
 
 export const onnxBackboneFactory: BackboneFactory<OnnxBackboneConfig> = {
@@ -69,16 +59,7 @@ export async function loadSavedOnnxClassifier(dir: string): Promise<OnnxClassifi
     throw new GazeError(`${specPath} is not a saved Gaze ONNX classifier`, { hint: 'point at a directory Classifier.save wrote' });
   }
   const config = OnnxBackboneConfig.parse({ ...saved.config, path: SAVED_MODEL_FILE });
-  const classifier = loadOnnxClassifier(join(dir, SAVED_MODEL_FILE), {
-    input: config.input,
-    output: config.output,
-    taps: config.taps,
-    preprocess: config.preprocess,
-    trainable: config.trainable,
-    inputShape: saved.spec.inputShape,
-    numClasses: saved.spec.numClasses,
-    config,
-  });
+  const classifier = loadOnnxClassifier(join(dir, SAVED_MODEL_FILE), loadOptions(config, saved.spec.inputShape, saved.spec.numClasses));
   if (config.trainable && existsSync(join(dir, SAVED_WEIGHTS_DIR))) await classifier.restoreWeights(join(dir, SAVED_WEIGHTS_DIR));
   return classifier;
 }

@@ -1,6 +1,8 @@
 // Importing the package registers the `onnx` backbone type and the saved-classifier format.
 export { OnnxBackboneConfig, OnnxPreprocess, loadSavedOnnxClassifier, onnxBackbone, onnxBackboneFactory } from './backbone.js';
-export { IMAGENET_MEAN, IMAGENET_STD, loadOnnxClassifier, type OnnxLoadOptions } from './load-onnx.js';
+export { loadOnnxClassifier, type OnnxLoadOptions } from './load-onnx.js';
+// Kept for importers of @gaze/onnx; defined with the other preprocessing in @gaze/models.
+export { IMAGENET_MEAN, IMAGENET_STD } from '@gaze/models';
 export { OnnxClassifier, SAVED_MODEL_FILE, SAVED_SPEC_FILE, tapForm, type OnnxClassifierSpec, type TapForm, type TapInfo } from './onnx-classifier.js';
 export { ModelMap, type ModuleRecord, type ValueRecord } from './graph/model-map.js';
 export { canonicalPaths, modulePathOf } from './graph/module-paths.js';

@@ -1,14 +1,10 @@
 import { GazeError, didYouMean, tf } from '@gaze/engine';
 import { checkPreprocess, type Preprocess } from '@gaze/models';
 import { ModelMap, type ValueRecord } from './graph/model-map.js';
-import { nodeParameters, OnnxClassifier, tapForm, type OnnxClassifierSpec, type TapInfo } from './onnx-classifier.js';
+import { OnnxClassifier, parameterCounter, tapForm, type OnnxClassifierSpec, type TapInfo } from './onnx-classifier.js';
 import { readOnnxModel, type OnnxGraph, type ValueSpec } from './proto/read-model.js';
 import { OnnxProgram } from './runtime/program.js';
 import { NHWC, device, logicalShape } from './runtime/value.js';
-
-/** torchvision's ImageNet normalization (the mean/std of every torchvision classification weight set's transforms). */
-export const IMAGENET_MEAN = [0.485, 0.456, 0.406];
-export const IMAGENET_STD = [0.229, 0.224, 0.225];
 
 export interface OnnxLoadOptions {
   /** Graph input the images go to (default: the only one). */
@@ -41,7 +37,8 @@ const POOLING_OPS = new Set(['MaxPool', 'AveragePool', 'GlobalAveragePool', 'Glo
  */
 export function loadOnnxClassifier(file: string, options: OnnxLoadOptions): OnnxClassifier {
   const where = options.where ?? 'backbone';
-  const graph = readOnnxModel(file);
+  // A missing file names the config key only when the caller gave one (a backbone config).
+  const graph = readOnnxModel(file, options.where && `${options.where}.path`);
   const input = pickInput(graph, options.input, where);
   const { inputShape, fixedBatch } = inputGeometry(graph, input, options.inputShape, where);
   checkPreprocess(options.preprocess, inputShape[2], `${where}.preprocess`);
@@ -49,7 +46,7 @@ export function loadOnnxClassifier(file: string, options: OnnxLoadOptions): Onnx
   try {
     const batch = fixedBatch ?? 1;
     const records = dryRun(program, input.name, batch, inputShape);
-    const map = new ModelMap(records, (node) => nodeParameters(graph, program, node));
+    const map = new ModelMap(records, parameterCounter(graph, program));
     const logits = resolveLogits(graph, program, map, options.output, batch, where);
     const numClasses = map.values.get(logits)?.shape[1] ?? 0;
     if (options.numClasses !== undefined && numClasses !== options.numClasses) {
@@ -182,29 +179,17 @@ function defaultCamTap(map: ModelMap, program: OnnxProgram, logits: string, batc
   const logitsAt = map.values.get(logits)!.node.index;
   const spatial = map.order.filter((r) => r.tensor && r.node.index < logitsAt && r.shape.length === 4 && tapForm(r.shape, batch) && r.shape[2] * r.shape[3] > 1);
   const preceded = spatial.filter((r) => !POOLING_OPS.has(r.node.opType));
-  const lastSoftmax = [...map.order].reverse().find((r) => r.node.opType === 'Softmax' && r.node.index < logitsAt);
+  const lastSoftmax = map.order.findLast((r) => r.node.opType === 'Softmax' && r.node.index < logitsAt);
   // A transformer: its last feature map is the patch embedding, long before the last attention.
   if (lastSoftmax && (preceded.length === 0 || preceded[preceded.length - 1].node.index < lastSoftmax.node.index)) {
-    const ancestors = ancestorsOf(program, lastSoftmax.name);
+    // The softmax and every value the nodes it needs read.
+    const ancestors = new Set([lastSoftmax.name, ...program.upstream([lastSoftmax.name]).flatMap((n) => n.inputs)]);
     const tokens = map.order.filter((r) => r.tensor && ancestors.has(r.name) && r.shape.length === 3 && tapForm(r.shape, batch));
     const pick = tokens[tokens.length - 1];
     if (pick) return tapFor(map, pick, batch);
   }
   const pick = preceded[preceded.length - 1] ?? spatial[spatial.length - 1];
   return pick ? tapFor(map, pick, batch) : undefined;
-}
-
-function ancestorsOf(program: OnnxProgram, value: string): Set<string> {
-  const seen = new Set<string>();
-  const stack = [value];
-  while (stack.length > 0) {
-    const v = stack.pop()!;
-    if (seen.has(v)) continue;
-    seen.add(v);
-    const node = program.producerOf(v);
-    if (node) for (const i of node.inputs) if (i) stack.push(i);
-  }
-  return seen;
 }
 
 /** The tap named by the outermost module whose output a value is (`layer4` rather than `layer4.1.relu`), else by the value. */

@@ -1,11 +1,11 @@
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { GazeError, didYouMean, loadWeightMap, saveWeightMap, tf, writeDirAtomic } from '@gaze/engine';
-import { applyPreprocess, type Classifier, type ForwardOptions, type Preprocess } from '@gaze/models';
+import { GazeError, loadWeightMap, saveWeightMap, tf, writeDirAtomic } from '@gaze/engine';
+import { applyPreprocess, checkImageBatch, checkTapNames, type Classifier, type ForwardOptions, type Preprocess } from '@gaze/models';
 import type { ModelMap } from './graph/model-map.js';
 import type { OnnxGraph, OnnxNode } from './proto/read-model.js';
 import { OnnxProgram, type Substitution } from './runtime/program.js';
-import { NHWC, device, inLayout, logical, logicalShape, type DeviceValue, type Value } from './runtime/value.js';
+import { NHWC, device, hostToTensor, inLayout, logical, logicalShape, type DeviceValue, type Value } from './runtime/value.js';
 
 /** What a saved ONNX classifier directory holds besides the model file. */
 export const SAVED_SPEC_FILE = 'gaze-onnx.json';
@@ -60,16 +60,16 @@ export interface OnnxClassifierSpec {
   fixedBatch?: number;
 }
 
+/** A tap's activation replaced by `a` for one pass (what `logitsWithTap` runs). */
+type TapSubstitute = { tap: TapInfo; a: tf.Tensor4D };
+/** One pass's outputs: the logits when asked for, and each tap as [B,h,w,c]. */
+type Evaluated = { logits?: tf.Tensor2D; features: Record<string, tf.Tensor4D> };
+
 /**
  * A Classifier over an ONNX graph: the image [B,H,W,C] in [0,1] is preprocessed as the model
  * expects and fed to the graph as NCHW (stored NHWC); taps are module outputs read from the same
  * pass. Frozen unless `trainable`: then the prepared weights are tf.Variables an optimizer updates.
  */
-/** A tap's activation replaced by `a` for one pass (what `logitsFrom` runs). */
-type TapSubstitute = { tap: TapInfo; a: tf.Tensor4D };
-/** One pass's outputs: the logits when asked for, and each tap as [B,h,w,c]. */
-type Evaluated = { logits?: tf.Tensor2D; features: Record<string, tf.Tensor4D> };
-
 export class OnnxClassifier implements Classifier {
   readonly type = 'onnx';
   readonly inputShape: [number, number, number];
@@ -99,7 +99,7 @@ export class OnnxClassifier implements Classifier {
     const variables = program.cached().filter((t): t is tf.Variable => t instanceof tf.Variable);
     this.trainableWeights = spec.trainable ? variables : [];
     this.weights = this.trainableWeights;
-    this.parameterCount = countParameters(graph, program);
+    this.parameterCount = parameterCounter(graph, program)(program.nodes);
     const batch = spec.fixedBatch ?? 1;
     this.activationsPerImage = map.order.filter((r) => r.tensor).reduce((n, r) => n + r.shape.reduce((a, d) => a * d, 1), 0) / batch;
   }
@@ -212,22 +212,12 @@ export class OnnxClassifier implements Classifier {
   }
 
   private checkTaps(taps: string[]): void {
-    for (const tap of taps) {
-      if (this.tapInfo.has(tap)) continue;
-      const guess = didYouMean(tap, this.taps);
-      throw new GazeError(`this ONNX model has no tap '${tap}'${guess ? ` (did you mean '${guess}'?)` : ''}`, {
-        hint: `its taps are: ${this.taps.join(', ')}; add module paths to the backbone's taps (gaze model inspect ${this.graph.file} lists them)`,
-      });
-    }
+    checkTapNames(this.taps, taps, 'this ONNX model', `add module paths to the backbone's taps (gaze model inspect ${this.graph.file} lists them)`);
   }
 
   private checkInput(x: tf.Tensor): void {
-    const [h, w, c] = this.inputShape;
-    if (x.rank !== 4 || x.shape[1] !== h || x.shape[2] !== w || x.shape[3] !== c) {
-      throw new GazeError(`the ONNX model takes [B,${h},${w},${c}] images, got [${x.shape.join(',')}]`, {
-        hint: `resize the images to ${h}x${w} (for torchvision models: transforms: [{ type: resize, size: 256 }, { type: center-crop, size: 224 }])`,
-      });
-    }
+    const [h, w] = this.inputShape;
+    checkImageBatch(x, this.inputShape, 'the ONNX model', `resize the images to ${h}x${w} (for torchvision models: transforms: [{ type: resize, size: 256 }, { type: center-crop, size: 224 }])`);
   }
 
   private assertAlive(): void {
@@ -235,9 +225,10 @@ export class OnnxClassifier implements Classifier {
   }
 }
 
+/** A value as a device value; a host one as float32 whatever its dtype (logits and taps are float). */
 function asDevice(v: Value): DeviceValue {
   if (v.kind === 'device') return v;
-  return device(tf.tensor(v.t.data, v.t.shape, 'float32'));
+  return device(hostToTensor({ ...v.t, dtype: 'float32' }));
 }
 
 /** A tap's value as [B,h,w,c]. */
@@ -268,29 +259,24 @@ function tapSubstitution(info: TapInfo, a: tf.Tensor4D): Substitution {
   };
 }
 
-/** Float initializer elements the running graph reads (each shared array once). */
-export function countParameters(graph: OnnxGraph, program: OnnxProgram): number {
+/**
+ * Counts the float initializer elements some runtime nodes read, each array once (a weight read
+ * by two nodes, or through a Reshape folded at load, which keeps its array, counts once).
+ */
+export function parameterCounter(graph: OnnxGraph, program: OnnxProgram): (nodes: Iterable<OnnxNode>) => number {
   const initializerData = new Set([...graph.initializers.values()].filter((t) => t.dtype === 'float32').map((t) => t.data));
-  const seen = new Set<unknown>();
-  let n = 0;
-  for (const node of program.nodes) {
-    for (const i of node.inputs) {
-      const t = i ? program.staticValue(i) : undefined;
-      if (!t || !initializerData.has(t.data) || seen.has(t.data)) continue;
-      seen.add(t.data);
-      n += t.data.length;
+  return (nodes) => {
+    const seen = new Set<unknown>();
+    let n = 0;
+    for (const node of nodes) {
+      for (const i of node.inputs) {
+        const t = i ? program.staticValue(i) : undefined;
+        if (!t || !initializerData.has(t.data) || seen.has(t.data)) continue;
+        seen.add(t.data);
+        n += t.data.length;
+      }
     }
-  }
-  return n;
-}
-
-/** Float initializer elements one node reads. */
-export function nodeParameters(graph: OnnxGraph, program: OnnxProgram, node: OnnxNode): number {
-  let n = 0;
-  for (const i of node.inputs) {
-    const t = i ? program.staticValue(i) : undefined;
-    if (t && t.dtype === 'float32' && t.data.length > 1) n += t.data.length;
-  }
-  return n;
+    return n;
+  };
 }
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { initBackend, tf } from '@gaze/engine';
 import { gazeError } from '@gaze/engine/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadOnnxClassifier } from '../src/index.js';
+import { OnnxBackboneConfig, loadOnnxClassifier, onnxBackbone } from '../src/index.js';
 import { IDENTITY_PREPROCESS, encodeModel, writeModel, tinyCnn } from '../src/testing/index.js';
 
 let root: string;
@@ -46,6 +46,15 @@ describe('loading a bad ONNX file is a clear error', () => {
     writeFileSync(join(root, 'empty.onnx'), '');
     expect((await gazeError(() => load(join(root, 'empty.onnx')))).message).toContain('holds no ONNX graph');
     expect((await gazeError(() => load(join(root, 'nowhere.onnx')))).message).toContain('no ONNX model at');
+  });
+
+  it('a missing file named by a backbone config points at its path key', async () => {
+    const config = OnnxBackboneConfig.parse({ path: 'nowhere.onnx' });
+    const e = await gazeError(() => onnxBackbone(config, { inputShape: [8, 8, 3], numClasses: 5, seed: 0, baseDir: root, where: 'config.yaml:3:11 backbone' }));
+    expect(e.message).toBe(`no ONNX model at ${join(root, 'nowhere.onnx')}`);
+    expect(e.where).toBe('config.yaml:3:11 backbone.path');
+    expect(e.hint).toContain('relative paths are from the config file');
+    expect((await gazeError(() => load(join(root, 'nowhere.onnx')))).where).toBeUndefined();
   });
 
   it('weights missing from the file (a node reads a value nothing provides)', async () => {

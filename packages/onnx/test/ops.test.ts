@@ -5,7 +5,7 @@ import { initBackend, tf } from '@gaze/engine';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OnnxProgram, readOnnxModel } from '../src/index.js';
 import { NHWC, device, logical, type Value } from '../src/runtime/value.js';
-import { writeModel, type Attr, type ModelSpec, type NodeSpec, type TensorSpec, convReference, nchw, noise, poolReference, type Nchw } from '../src/testing/index.js';
+import { writeModel, type Attr, type ModelSpec, type NodeSpec, type TensorSpec, convReference, nchw, noise, poolReference, tinyCnn, type Nchw } from '../src/testing/index.js';
 
 let root: string;
 let counter = 0;
@@ -336,6 +336,96 @@ describe('shape ops on an NCHW feature map', () => {
     program.dispose();
     const got = run(spec, { x: { shape: [3], data: [10, 20, 30] } });
     expect(Array.from(got.data)).toEqual([10 + 2.5, 20 + 6.5, 30 + 10.5]);
+  });
+});
+
+describe('Cast, Gather and BatchNormalization paths', () => {
+  it('Cast to uint16 (ONNX type 4): of a constant, folded at load, and of the input', () => {
+    const spec: ModelSpec = {
+      inputs: [{ name: 'x', shape: [4] }],
+      outputs: [{ name: 'y' }],
+      nodes: [
+        { op: 'Constant', inputs: [], outputs: ['k'], attrs: { value: { t: { dims: [4], data: [2.7, 0.2, 3.9, 300.5] } } } },
+        { op: 'Cast', inputs: ['k'], outputs: ['ku'], attrs: { to: { i: 4 } } },
+        { op: 'Cast', inputs: ['ku'], outputs: ['kf'], attrs: { to: { i: 1 } } },
+        { op: 'Add', inputs: ['x', 'kf'], outputs: ['y'] },
+      ],
+    };
+    const program = new OnnxProgram(readOnnxModel(writeModel(join(root, 'cast-uint16.onnx'), spec)));
+    expect(program.nodes.map((n) => n.opType)).toEqual(['Add']);
+    program.dispose();
+    // uint16 truncates: 2, 0, 3, 300
+    expect(Array.from(run(spec, { x: { shape: [4], data: [10, 20, 30, 40] } }).data)).toEqual([12, 20, 33, 340]);
+    const cast = run(single('Cast', ['x'], { to: { i: 4 } }, [4]), { x: { shape: [4], data: [1.9, 2.2, 0, 7.5] } });
+    expect(Array.from(cast.data)).toEqual([1, 2, 0, 7]);
+  });
+
+  it('Gather with constant indices uploads them once; a negative index counts from the end', () => {
+    const x = nchw([1, 3, 1, 2], (i) => i); // channels [0,1], [2,3], [4,5]
+    const spec = single('Gather', ['x', 'i'], { axis: { i: 1 } }, x.shape, [{ name: 'i', dims: [2], data: [2, 0], type: 'int64' }]);
+    expect(Array.from(run(spec, { x: tensorOf(x) }).data)).toEqual([4, 5, 0, 1]);
+    const negative = single('Gather', ['x', 'i'], { axis: { i: 1 } }, x.shape, [{ name: 'i', dims: [2], data: [-1, 1], type: 'int64' }]);
+    expect(Array.from(run(negative, { x: tensorOf(x) }).data)).toEqual([4, 5, 2, 3]);
+    const program = new OnnxProgram(readOnnxModel(writeModel(join(root, 'gather-cached.onnx'), spec)));
+    const once = () => tf.tidy(() => logical(program.run(new Map([['x', device(tf.tensor(x.data, x.shape))]]), ['y']).get('y') as ReturnType<typeof device>).dataSync());
+    once();
+    const cached = program.cached().length;
+    const tensors = tf.memory().numTensors;
+    expect(Array.from(once())).toEqual([4, 5, 0, 1]);
+    expect(program.cached().length).toBe(cached);
+    expect(cached).toBe(1);
+    expect(tf.memory().numTensors).toBe(tensors);
+    program.dispose();
+  });
+
+  it('BatchNormalization with channels not last in storage ([N,C,L]): x * k + c', () => {
+    const v = { shape: [1, 2, 3], data: [1, 2, 3, 4, 5, 6] };
+    const spec = single('BatchNormalization', ['x', 's', 'b', 'm', 'v'], { epsilon: { f: 0 } }, v.shape, [
+      { name: 's', dims: [2], data: [2, 1] },
+      { name: 'b', dims: [2], data: [1, 0] },
+      { name: 'm', dims: [2], data: [2, 5] },
+      { name: 'v', dims: [2], data: [4, 1] },
+    ]);
+    // channel 0: (x - 2) / 2 * 2 + 1 = x - 1; channel 1: x - 5
+    expect(maxDiff(run(spec, { x: v }).data, [0, 1, 2, -1, 0, 1])).toBeLessThan(1e-6);
+  });
+});
+
+describe('OnnxProgram.upstream and prepared (what LRP shares)', () => {
+  const file = () => writeModel(join(root, `tiny-${counter++}.onnx`), tinyCnn());
+  const feed = () => new Map([['input', device(tf.zeros([1, 8, 8, 3]), [...NHWC])]]);
+
+  it('upstream: the nodes a value needs, in file order, optionally from a given value on', () => {
+    const program = new OnnxProgram(readOnnxModel(file()));
+    expect(program.upstream(['/fc/Gemm_output_0']).map((n) => n.opType)).toEqual(['Conv', 'Relu', 'Conv', 'Relu', 'Conv', 'Relu', 'GlobalAveragePool', 'Flatten', 'Gemm']);
+    expect(program.upstream(['/fc/Gemm_output_0'], { stopAt: '/avgpool/GlobalAveragePool_output_0' }).map((n) => n.opType)).toEqual(['Flatten', 'Gemm']);
+    expect(program.upstream(['input'])).toEqual([]);
+    program.dispose();
+  });
+
+  it('prepared: the tensors the ops cached, under their keys; a new key is built once and freed with the program', () => {
+    for (const trainable of [false, true]) {
+      const program = new OnnxProgram(readOnnxModel(file()), trainable);
+      tf.tidy(() => void program.run(feed(), ['probs']));
+      const [conv] = program.nodes;
+      const gemm = program.nodes.find((n) => n.opType === 'Gemm')!;
+      const unused = () => {
+        throw new Error('built again');
+      };
+      const filter = program.prepared(conv, 'filter/0', unused);
+      expect(filter.shape).toEqual([3, 3, 3, 4]);
+      expect(program.prepared(conv, 'bias', unused).shape).toEqual([4]);
+      expect(program.prepared(gemm, 'b', unused).shape).toEqual([5, 4]);
+      expect(program.cached()).toContain(filter);
+      expect(filter instanceof tf.Variable).toBe(trainable);
+      let builds = 0;
+      const extra = tf.tidy(() => program.prepared(conv, 'lrp/extra', () => (builds++, tf.ones([2]))));
+      expect(tf.tidy(() => program.prepared(conv, 'lrp/extra', () => (builds++, tf.ones([2]))))).toBe(extra);
+      expect(builds).toBe(1);
+      expect(program.cached()).toContain(extra);
+      program.dispose();
+      expect(extra.isDisposed).toBe(true);
+    }
   });
 });
 

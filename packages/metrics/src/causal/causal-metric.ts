@@ -55,6 +55,7 @@
  */
 import { GazeError, gaussianBlur, tf } from '@gaze/engine';
 import type { DatasetInfo } from '@gaze/data';
+import { IMAGENET_MEAN } from '@gaze/models';
 import { z } from 'zod';
 import { checkMapShape, type EvaluationContext, type Evaluator, type ImageScore, type MetricCurve, type MetricSummary } from '../evaluator.js';
 
@@ -63,8 +64,8 @@ export const CAUSAL_STEPS = 224;
 /** RISE `gkern(klen=11, nsig=5)`. */
 export const CAUSAL_BLUR_KERNEL = 11;
 export const CAUSAL_BLUR_SIGMA = 5;
-/** What RISE's zero in ImageNet-normalised space is in pixel space. */
-export const IMAGENET_MEAN = [0.485, 0.456, 0.406];
+/** What RISE's zero in ImageNet-normalised space is in pixel space (re-exported from @gaze/models). */
+export { IMAGENET_MEAN };
 export const CAUSAL_BATCH_SIZE = 128;
 
 export type CausalMode = 'deletion' | 'insertion';

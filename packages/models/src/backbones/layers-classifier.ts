@@ -192,26 +192,33 @@ export class LayersClassifier implements Classifier {
   }
 
   private checkTaps(taps: string[]): void {
-    for (const tap of taps) {
-      if (this.tapTensors.has(tap)) continue;
-      const guess = didYouMean(tap, this.taps);
-      throw new GazeError(`${this.type} has no tap '${tap}'${guess ? ` (did you mean '${guess}'?)` : ''}`, {
-        hint: `its taps are: ${this.taps.join(', ')}`,
-      });
-    }
+    checkTapNames(this.taps, taps, this.type);
   }
 
   private checkInput(x: tf.Tensor): void {
-    const [h, w, c] = this.inputShape;
-    if (x.rank !== 4 || x.shape[1] !== h || x.shape[2] !== w || x.shape[3] !== c) {
-      throw new GazeError(`${this.type} takes [B,${h},${w},${c}] images, got [${x.shape.join(',')}]`, {
-        hint: 'resize the images in the dataset config (transforms: [{ type: resize, size: [H, W] }]) to the size the classifier was built for',
-      });
-    }
+    checkImageBatch(x, this.inputShape, this.type, 'resize the images in the dataset config (transforms: [{ type: resize, size: [H, W] }]) to the size the classifier was built for');
   }
 
   private assertAlive(): void {
     if (this.disposed) throw new Error(`this ${this.type} classifier was disposed`);
+  }
+}
+
+/** Throws a GazeError naming the first of `taps` not in `known` (`${label} has no tap ...`); `hint` follows the list of taps. */
+export function checkTapNames(known: readonly string[], taps: readonly string[], label: string, hint?: string): void {
+  for (const tap of taps) {
+    if (known.includes(tap)) continue;
+    const guess = didYouMean(tap, [...known]);
+    throw new GazeError(`${label} has no tap '${tap}'${guess ? ` (did you mean '${guess}'?)` : ''}`, {
+      hint: `its taps are: ${known.join(', ')}${hint ? `; ${hint}` : ''}`,
+    });
+  }
+}
+
+/** Throws a GazeError unless `x` is a [B,H,W,C] batch of `inputShape` images (`${label} takes ...`). */
+export function checkImageBatch(x: tf.Tensor, [h, w, c]: readonly [number, number, number], label: string, hint: string): void {
+  if (x.rank !== 4 || x.shape[1] !== h || x.shape[2] !== w || x.shape[3] !== c) {
+    throw new GazeError(`${label} takes [B,${h},${w},${c}] images, got [${x.shape.join(',')}]`, { hint });
   }
 }
 

@@ -17,6 +17,10 @@ export const Preprocess = z.strictObject({
 });
 export type Preprocess = z.infer<typeof Preprocess>;
 
+/** torchvision's ImageNet normalization (the mean/std of every torchvision classification weight set's transforms). */
+export const IMAGENET_MEAN = [0.485, 0.456, 0.406];
+export const IMAGENET_STD = [0.229, 0.224, 0.225];
+
 /** The keys vgg-small and resnet-small accept for their input normalization. */
 export const meanStdKeys = {
   /** Per channel (or one for all): [0,1] -> [-1,1] by default. */

@@ -12,13 +12,11 @@ export interface ValueRecord {
 }
 
 export interface ModuleRecord {
-  /** PyTorch module path (`layer4`, `features.28`); '' is the whole model. */
+  /** PyTorch module path (`layer4`, `features.28`); top-level nodes belong to no module. */
   path: string;
   /** The module's output: the last tensor its scope computes (what a forward hook on it sees). */
   output: ValueRecord;
-  /** Nodes in its scope, by op type. */
-  ops: Map<string, number>;
-  /** Float initializer elements its nodes read. */
+  /** Float initializer elements its nodes read (a shared weight once). */
   parameters: number;
 }
 
@@ -34,8 +32,8 @@ export class ModelMap {
 
   constructor(
     records: ValueRecord[],
-    /** Float initializer elements read by each node, by node index. */
-    parametersOf: (node: OnnxNode) => number,
+    /** Float initializer elements a module's nodes read (each array once). */
+    parametersOf: (nodes: Iterable<OnnxNode>) => number,
   ) {
     for (const r of records) {
       this.values.set(r.name, r);
@@ -61,17 +59,14 @@ export class ModelMap {
         nodes.add(r.node);
         if (r.tensor) {
           const existing = this.modules.get(module);
-          if (!existing || existing.output.node.index <= r.node.index) this.modules.set(module, { path: module, output: r, ops: new Map(), parameters: 0 });
+          if (!existing || existing.output.node.index <= r.node.index) this.modules.set(module, { path: module, output: r, parameters: 0 });
         }
       }
     }
     for (const [path, nodes] of nodesByModule) {
       const module = this.modules.get(path);
       if (!module) continue;
-      for (const node of nodes) {
-        module.ops.set(node.opType, (module.ops.get(node.opType) ?? 0) + 1);
-        module.parameters += parametersOf(node);
-      }
+      module.parameters = parametersOf(nodes);
     }
   }
 

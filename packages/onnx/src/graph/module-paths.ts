@@ -43,7 +43,7 @@ export function canonicalPaths(paths: Iterable<string>): Map<string, string> {
 
 /** Whether `module` is `path` or one of its ancestors (`layer4` contains `layer4.1.conv2`). */
 export function contains(module: string, path: string): boolean {
-  return module === '' || path === module || path.startsWith(module + '.');
+  return path === module || path.startsWith(module + '.');
 }
 
 /** Every module path and its ancestors, in first-seen order. */

@@ -1,7 +1,7 @@
 import { tf } from '@gaze/engine';
 import { hostSlice, type HostTensor } from '../runtime/host-tensor.js';
 import { NHWC, device, hostToTensor, inLayout, type Value } from '../runtime/value.js';
-import type { Attributes, FusedActivation, OpContext, OpImpl } from './op.js';
+import { activate, type Attributes, type FusedActivation, type OpContext, type OpImpl } from './op.js';
 
 /** [top, left, bottom, right] padding of a 2-D window op (Conv, MaxPool, AveragePool) from `pads` or `auto_pad`. */
 export function windowPads(attrs: Attributes, inHW: readonly number[], kernel: readonly number[], strides: readonly number[], dilations: readonly number[]): [number, number, number, number] {
@@ -32,12 +32,6 @@ function explicitPad([top, left, bottom, right]: readonly number[]): Pad {
 /** One padding number when all four sides agree (what every tfjs conv kernel takes), else explicit. */
 function tfPad(pads: readonly number[]): number | Pad {
   return pads.every((p) => p === pads[0]) ? pads[0] : explicitPad(pads);
-}
-
-function activate(y: tf.Tensor, activation: string): tf.Tensor {
-  if (activation === 'relu') return tf.relu(y);
-  if (activation === 'relu6') return tf.relu6(y);
-  return y;
 }
 
 /** A Conv node's geometry, from its attributes, weight shape and input size. */

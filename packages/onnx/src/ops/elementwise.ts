@@ -66,16 +66,14 @@ function hardSigmoid(x: tf.Tensor, alpha: number, beta: number): tf.Tensor {
   return tf.clipByValue(tf.add(tf.mul(x, alpha), beta), 0, 1);
 }
 
-/** Clip's bounds: inputs 1 and 2 from opset 11 (attributes before). */
+/** Clip's bounds: its optional inputs 1 and 2 (every opset Gaze reads, 11 on). */
 function clipBounds(ctx: OpContext): [number, number] {
-  if (ctx.opset < 11) return [ctx.attrs.float('min', -3.4028234663852886e38), ctx.attrs.float('max', 3.4028234663852886e38)];
   const min = ctx.optionalHost(1);
   const max = ctx.optionalHost(2);
   return [min ? min.data[0] : -Infinity, max ? max.data[0] : Infinity];
 }
 
 function clip(x: tf.Tensor, ctx: OpContext): tf.Tensor {
-  if (ctx.fusedActivation) return x; // the Conv/Gemm before it applied it
   const [min, max] = clipBounds(ctx);
   if (min === 0 && max === 6) return tf.relu6(x);
   if (min === 0 && max === Infinity) return tf.relu(x);
@@ -117,7 +115,7 @@ export const ELEMENTWISE_OPS: Record<string, OpImpl> = {
   Tanh: unary((x) => tf.tanh(x), Math.tanh),
   Sigmoid: unary((x) => tf.sigmoid(x)),
   // A Relu the planner folded into the conv before it passes its input through.
-  Relu: unary((x, ctx) => (ctx.fusedActivation ? x : tf.relu(x)), (v) => Math.max(v, 0)),
+  Relu: unary((x) => tf.relu(x), (v) => Math.max(v, 0)),
   LeakyRelu: unary((x, ctx) => tf.leakyRelu(x, ctx.attrs.float('alpha', 0.01))),
   Elu: unary((x, ctx) => (ctx.attrs.float('alpha', 1) === 1 ? tf.elu(x) : tf.where(tf.greater(x, 0), x, tf.mul(ctx.attrs.float('alpha', 1), tf.sub(tf.exp(x), 1))))),
   Softplus: unary((x) => tf.softplus(x)),

@@ -1,7 +1,7 @@
 import { tf } from '@gaze/engine';
 import { hostElementwise } from '../runtime/host-tensor.js';
 import { device, hostToTensor, identity, logical, logicalShape, type DeviceValue, type Value } from '../runtime/value.js';
-import type { OpContext, OpImpl } from './op.js';
+import { activate, type OpContext, type OpImpl } from './op.js';
 
 /** Y = alpha * A' B' + beta * C; transposes go to the matmul kernel as flags (a [N,K] Linear weight is used as stored). */
 function gemm(ctx: OpContext): Value[] {
@@ -20,9 +20,7 @@ function gemm(ctx: OpContext): Value[] {
     const c = cInput.kind === 'host' ? ctx.prepared('c', () => hostToTensor(beta === 1 ? cInput.t : hostElementwise([cInput.t], 'float32', (v) => v * beta))) : tf.mul(logical(cInput), beta);
     y = tf.add(y, c);
   }
-  if (ctx.fusedActivation === 'relu') y = tf.relu(y);
-  else if (ctx.fusedActivation === 'relu6') y = tf.relu6(y);
-  return [device(y)];
+  return [device(activate(y, ctx.fusedActivation))];
 }
 
 /** Whether a device value is its logical tensor with the last two axes swapped (what a Transpose before MatMul leaves). */

@@ -19,11 +19,12 @@ function batchNormalization(ctx: OpContext): Value[] {
     return [device(tf.batchNorm(x.tensor, m, v, b, s, epsilon), x.perm)];
   }
   // Channels elsewhere (e.g. [N,C,L]): y = x * k + c with k, c shaped to broadcast along that axis.
+  // k and c are computed on the first run only: later runs find both prepared.
   const shape = x.tensor.shape.map((d, i) => (i === at ? d : 1));
-  const k = Float32Array.from(scale.data, (g, i) => g / Math.sqrt(variance.data[i] + epsilon));
-  const c = Float32Array.from(bias.data, (b, i) => b - mean.data[i] * k[i]);
-  const kt = ctx.prepared('k', () => tf.tensor(k, shape));
-  const ct = ctx.prepared('c', () => tf.tensor(c, shape));
+  let k: Float32Array | undefined;
+  const kOf = () => (k ??= Float32Array.from(scale.data, (g, i) => g / Math.sqrt(variance.data[i] + epsilon)));
+  const kt = ctx.prepared('k', () => tf.tensor(kOf(), shape));
+  const ct = ctx.prepared('c', () => tf.tensor(Float32Array.from(bias.data, (b, i) => b - mean.data[i] * kOf()[i]), shape));
   return [device(tf.add(tf.mul(x.tensor, kt), ct), x.perm)];
 }
 

@@ -1,4 +1,4 @@
-import { GazeError, type tf } from '@gaze/engine';
+import { GazeError, tf } from '@gaze/engine';
 import type { AttributeValue, OnnxNode } from '../proto/read-model.js';
 import type { HostTensor } from '../runtime/host-tensor.js';
 import type { DeviceValue, Value } from '../runtime/value.js';
@@ -44,6 +44,13 @@ export class Attributes {
 /** Activations the planner folds into the Conv or Gemm that feeds them (when nothing else reads the product). */
 export type FusedActivation = 'relu' | 'relu6';
 
+/** y with a fused activation applied ('linear' or none: y itself). */
+export function activate(y: tf.Tensor, activation: FusedActivation | 'linear' | undefined): tf.Tensor {
+  if (activation === 'relu') return tf.relu(y);
+  if (activation === 'relu6') return tf.relu6(y);
+  return y;
+}
+
 /** What an op implementation sees when it runs on tfjs. */
 export interface OpContext {
   node: OnnxNode;
@@ -53,7 +60,7 @@ export interface OpContext {
   inputs: (Value | undefined)[];
   /** Whether dropout drops and batch norm uses batch statistics. */
   training: boolean;
-  /** An activation the planner fused into this node (its own Relu/Clip node then passes through). */
+  /** An activation the planner fused into this Conv/Gemm (the program then skips its Relu/Clip node). */
   fusedActivation?: FusedActivation;
   /** Input i as a host array; a GazeError when it is computed by the network (the op needs it known at load). */
   host(i: number): HostTensor;

@@ -11,6 +11,7 @@ import {
   type HostDtype,
   type HostTensor,
 } from '../runtime/host-tensor.js';
+import { hostDtypeOf } from '../proto/tensor-proto.js';
 import { device, host, identity, inversePerm, logical, logicalShape, storedAxis, withLeadingAxes, type DeviceValue, type Value } from '../runtime/value.js';
 import { alignOperands } from './elementwise.js';
 import { normAxis, type Attributes, type OpContext, type OpImpl } from './op.js';
@@ -100,8 +101,7 @@ function sliceDevice(v: DeviceValue, ranges: { start: number; size: number; step
   return device(out, v.perm);
 }
 
-function sliceArgs(get: (i: number) => HostTensor | undefined, attrs: Attributes, opset: number): { starts: number[]; ends: number[]; axes?: number[]; steps?: number[] } {
-  if (opset < 10) return { starts: attrs.ints('starts'), ends: attrs.ints('ends'), axes: attrs.has('axes') ? attrs.ints('axes') : undefined };
+function sliceArgs(get: (i: number) => HostTensor | undefined): { starts: number[]; ends: number[]; axes?: number[]; steps?: number[] } {
   const axes = get(3);
   const steps = get(4);
   return { starts: numbersOf(get(1)!), ends: numbersOf(get(2)!), axes: axes ? numbersOf(axes) : undefined, steps: steps ? numbersOf(steps) : undefined };
@@ -115,8 +115,6 @@ function splitSizes(dim: number, outputs: number, get: (i: number) => HostTensor
   const size = Math.ceil(dim / n);
   return Array.from({ length: n }, (_, i) => Math.max(0, Math.min(size, dim - i * size)));
 }
-
-const CAST_TO: Record<number, HostDtype> = { 1: 'float32', 10: 'float32', 11: 'float32', 16: 'float32', 6: 'int32', 7: 'int64', 9: 'bool', 2: 'int32', 3: 'int32', 5: 'int32', 12: 'int64', 13: 'int64' };
 
 function castHost(t: HostTensor, to: HostDtype): HostTensor {
   if (to === 'float32') return { dtype: to, shape: t.shape, data: Float32Array.from(t.data) };
@@ -133,9 +131,9 @@ function constantValue(attrs: Attributes): HostTensor {
   return attrs.tensor('value');
 }
 
-function padsOf(get: (i: number) => HostTensor | undefined, attrs: Attributes, opset: number, rank: number): { pads: number[]; value: number; axes: number[] } {
-  const raw = opset < 11 ? attrs.ints('pads') : numbersOf(get(1)!);
-  const value = opset < 11 ? attrs.float('value', 0) : (get(2)?.data[0] ?? 0);
+function padsOf(get: (i: number) => HostTensor | undefined, opset: number, rank: number): { pads: number[]; value: number; axes: number[] } {
+  const raw = numbersOf(get(1)!);
+  const value = get(2)?.data[0] ?? 0;
   const axesInput = opset >= 18 ? get(3) : undefined;
   const axes = axesInput ? numbersOf(axesInput).map((a) => normAxis(a, rank)) : identity(rank);
   return { pads: raw, value, axes };
@@ -145,7 +143,7 @@ function pad(ctx: OpContext): Value[] {
   const x = ctx.device(0);
   const rank = x.perm.length;
   const mode = ctx.attrs.string('mode', 'constant');
-  const { pads, value, axes } = padsOf((i) => ctx.optionalHost(i), ctx.attrs, ctx.opset, rank);
+  const { pads, value, axes } = padsOf((i) => ctx.optionalHost(i), ctx.opset, rank);
   const logicalPads = identity(rank).map(() => [0, 0] as [number, number]);
   axes.forEach((a, i) => (logicalPads[a] = [pads[i], pads[i + axes.length]]));
   if (logicalPads.some(([a, b]) => a < 0 || b < 0)) throw ctx.unsupported('negative pads (cropping)');
@@ -173,9 +171,8 @@ function gatherDevice(ctx: OpContext): Value[] {
   const indicesValue = ctx.inputs[1]!;
   const dim = logicalShape(data)[axis];
   if (indicesValue.kind === 'host') {
-    const indices = numbersOf(indicesValue.t).map((i) => (i < 0 ? i + dim : i));
     const at = storedAxis(data, axis);
-    const picked = tf.gather(data.tensor, tf.tensor1d(indices, 'int32'), at);
+    const picked = tf.gather(data.tensor, staticIndices(ctx, indicesValue.t, dim), at);
     if (indicesValue.t.shape.length === 0) return [squeezeDevice(device(picked, data.perm), [axis])];
     if (indicesValue.t.shape.length === 1) return [device(picked, data.perm)];
     const flat = device(picked, data.perm);
@@ -185,6 +182,15 @@ function gatherDevice(ctx: OpContext): Value[] {
   const indices = indicesValue.kind === 'device' ? logical(indicesValue) : indicesValue;
   const normalized = tf.where(tf.less(indices, 0), tf.add(indices, dim), indices);
   return [device(tf.gather(logical(data), tf.cast(normalized, 'int32'), axis))];
+}
+
+/**
+ * Gather's host indices as a 1-D int32 tensor, negatives counted from the end. Constant indices
+ * without negatives keep their data array, which ctx.constant recognises and uploads once.
+ */
+function staticIndices(ctx: OpContext, indices: HostTensor, dim: number): tf.Tensor1D {
+  const data = indices.data.some((i) => i < 0) ? Float64Array.from(indices.data, (i) => (i < 0 ? i + dim : i)) : indices.data;
+  return ctx.constant({ dtype: 'int32', shape: [data.length], data }) as tf.Tensor1D;
 }
 
 function expandDevice(ctx: OpContext): Value[] {
@@ -277,13 +283,13 @@ export const SHAPE_OPS: Record<string, OpImpl> = {
     },
   },
   Slice: {
-    host: (inputs, attrs, _node, opset) => {
-      const { starts, ends, axes, steps } = sliceArgs((i) => inputs[i], attrs, opset);
+    host: (inputs) => {
+      const { starts, ends, axes, steps } = sliceArgs((i) => inputs[i]);
       return [hostSlice(inputs[0]!, sliceRanges(inputs[0]!.shape, starts, ends, axes, steps))];
     },
     device: (ctx) => {
       const x = ctx.device(0);
-      const { starts, ends, axes, steps } = sliceArgs((i) => ctx.optionalHost(i), ctx.attrs, ctx.opset);
+      const { starts, ends, axes, steps } = sliceArgs((i) => ctx.optionalHost(i));
       return [sliceDevice(x, sliceRanges(logicalShape(x), starts, ends, axes, steps))];
     },
   },
@@ -333,7 +339,7 @@ export const SHAPE_OPS: Record<string, OpImpl> = {
 };
 
 function castTarget(attrs: Attributes): HostDtype {
-  const to = CAST_TO[attrs.int('to')];
+  const to = hostDtypeOf(attrs.int('to'));
   if (!to) throw new Error(`Cast to ONNX element type ${attrs.int('to')} is not supported`);
   return to;
 }

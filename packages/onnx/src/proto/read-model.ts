@@ -36,10 +36,8 @@ export interface ValueSpec {
 export interface OnnxGraph {
   /** Absolute path of the .onnx file. */
   file: string;
-  byteSize: number;
   opset: number;
   producer: string;
-  irVersion: number;
   /** Graph inputs that are not initializers: what the caller feeds. */
   inputs: ValueSpec[];
   outputs: ValueSpec[];
@@ -79,10 +77,13 @@ function attributeValue(a: onnxTypes.IAttributeProto, where: string): AttributeV
  * importer builds from: nodes in file order, decoded attributes and initializers (external data
  * read from files beside the model). A missing, truncated or non-ONNX file is a GazeError.
  */
-export function readOnnxModel(path: string): OnnxGraph {
+export function readOnnxModel(path: string, where?: string): OnnxGraph {
   const file = resolve(path);
   if (!existsSync(file) || !statSync(file).isFile()) {
-    throw new GazeError(`no ONNX model at ${file}`, { hint: 'export one from PyTorch with torch.onnx.export(model, x, "model.onnx"); relative paths are from the config file (or the working directory on the command line)' });
+    throw new GazeError(`no ONNX model at ${file}`, {
+      where,
+      hint: 'export one with torch.onnx.export(model, torch.randn(1, 3, 224, 224), "model.onnx", dynamic_axes={"input": {0: "batch"}}, input_names=["input"]); relative paths are from the config file (or the working directory on the command line)',
+    });
   }
   const bytes = readFileSync(file);
   let model: onnxTypes.ModelProto;
@@ -134,10 +135,8 @@ export function readOnnxModel(path: string): OnnxGraph {
   const inputs = (graph.input ?? []).filter((v) => !initializers.has(v.name ?? '')).map(valueSpec);
   return {
     file,
-    byteSize: bytes.byteLength,
     opset,
     producer: [model.producerName, model.producerVersion].filter(Boolean).join(' ') || 'unknown',
-    irVersion: toNumber(model.irVersion),
     inputs,
     outputs: (graph.output ?? []).map(valueSpec),
     nodes,

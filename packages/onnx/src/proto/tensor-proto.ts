@@ -39,6 +39,14 @@ export function hostDtypeOf(code: number): HostDtype | undefined {
   }
 }
 
+/** bfloat16 bits as a number: the top half of a float32's bits (a scratch word, not an array per value). */
+const bfloatScratch = new Uint32Array(1);
+const bfloatView = new Float32Array(bfloatScratch.buffer);
+function bfloatToFloat(bits: number): number {
+  bfloatScratch[0] = bits << 16;
+  return bfloatView[0];
+}
+
 /** A protobuf int64 (a number or a long.js Long) as a JS number. */
 export function toNumber(v: number | { toNumber(): number } | null | undefined): number {
   if (v === null || v === undefined) return 0;
@@ -63,7 +71,7 @@ function decodeRaw(bytes: Uint8Array, code: number, count: number): Float32Array
     switch (code) {
       case DATA_TYPE.DOUBLE: out[i] = view.getFloat64(o, true); break;
       case DATA_TYPE.FLOAT16: out[i] = halfToFloat(view.getUint16(o, true)); break;
-      case DATA_TYPE.BFLOAT16: out[i] = new Float32Array(new Uint32Array([view.getUint16(o, true) << 16]).buffer)[0]; break;
+      case DATA_TYPE.BFLOAT16: out[i] = bfloatToFloat(view.getUint16(o, true)); break;
       case DATA_TYPE.INT64: out[i] = Number(view.getBigInt64(o, true)); break;
       case DATA_TYPE.UINT64: out[i] = Number(view.getBigUint64(o, true)); break;
       case DATA_TYPE.INT32: out[i] = view.getInt32(o, true); break;
@@ -166,7 +174,7 @@ export function decodeTensor(t: onnx.ITensorProto, external: ExternalData | unde
       const out = dtype === 'float32' ? new Float32Array(count) : new Float64Array(count);
       for (let i = 0; i < count; i++) {
         const v = toNumber(values[i]);
-        out[i] = code === DATA_TYPE.FLOAT16 ? halfToFloat(v) : code === DATA_TYPE.BFLOAT16 ? new Float32Array(new Uint32Array([v << 16]).buffer)[0] : v;
+        out[i] = code === DATA_TYPE.FLOAT16 ? halfToFloat(v) : code === DATA_TYPE.BFLOAT16 ? bfloatToFloat(v) : v;
       }
       data = out;
     }

@@ -34,11 +34,16 @@ export class OnnxProgram {
   private readonly staticData = new Set<HostTensor['data']>();
   private readonly producer = new Map<string, OnnxNode>();
   private readonly readers = new Map<string, OnnxNode[]>();
+  /** Conv/Gemm node index -> the activation it applies for the Relu/Clip after it. */
   private readonly fused = new Map<number, FusedActivation>();
-  private readonly prepared = new Map<number, Map<string, tf.Tensor>>();
+  /** The Relu/Clip nodes folded into the node before them: their output is their input. */
+  private readonly passThrough = new Set<number>();
+  private readonly preparedByNode = new Map<number, Map<string, tf.Tensor>>();
   private readonly constants = new Map<HostTensor['data'], Map<string, tf.Tensor>>();
   private readonly cachedTensors = new Set<tf.Tensor>();
-  private readonly plans = new Map<string, OnnxNode[]>();
+  private readonly plans = new Map<string, Plan>();
+  /** Each file node's attributes, by node index (built once, not per run). */
+  private readonly attributes: Attributes[];
   private disposed = false;
   /** Distinguishes the variables of two loads of one file (tfjs variable names are global). */
   private readonly id = ++programs;
@@ -49,6 +54,7 @@ export class OnnxProgram {
     readonly trainable = false,
   ) {
     checkOps(graph);
+    this.attributes = graph.nodes.map((node) => new Attributes(node, graph.file));
     for (const [name, t] of graph.initializers) this.setStatic(name, t);
     const runtime: OnnxNode[] = [];
     for (const node of graph.nodes) {
@@ -82,6 +88,7 @@ export class OnnxProgram {
    */
   fuse(keep: ReadonlySet<string>): void {
     this.fused.clear();
+    this.passThrough.clear();
     const outputs = new Set(this.graph.outputs.map((o) => o.name));
     for (const node of this.nodes) {
       if (node.opType !== 'Conv' && node.opType !== 'Gemm') continue;
@@ -91,14 +98,14 @@ export class OnnxProgram {
       const activation = fusableActivation(readers[0], (i) => this.statics.get(i));
       if (activation) {
         this.fused.set(node.index, activation);
-        this.fused.set(readers[0].index, activation);
+        this.passThrough.add(readers[0].index);
       }
     }
   }
 
   /** How many activations are fused into the node before them. */
   fusedCount(): number {
-    return this.fused.size / 2;
+    return this.fused.size;
   }
 
   /** Whether a value is known at load (an initializer or computed only from constants). */
@@ -116,12 +123,50 @@ export class OnnxProgram {
   }
 
   /**
+   * The runtime nodes that computing `names` needs, in file order: their producers, walked back
+   * through the producers' inputs. `stopAt` is a value taken as given (its producer is not walked into).
+   */
+  upstream(names: Iterable<string>, options: { stopAt?: string } = {}): OnnxNode[] {
+    const needed = new Set<number>();
+    const stack = [...names];
+    const seen = new Set<string>();
+    while (stack.length > 0) {
+      const name = stack.pop()!;
+      if (seen.has(name) || name === options.stopAt) continue;
+      seen.add(name);
+      const node = this.producer.get(name);
+      if (!node || needed.has(node.index)) continue;
+      needed.add(node.index);
+      for (const i of node.inputs) if (i) stack.push(i);
+    }
+    return this.nodes.filter((n) => needed.has(n.index));
+  }
+
+  /**
+   * The tensor `node` prepares once under `key` (the keys its op uses, e.g. Conv's `filter/0`),
+   * built by `build` on first use and cached with the program: a tf.Variable when trainable.
+   * Call inside tf.tidy, as the ops do (a trainable build's initial tensor is left to the scope).
+   */
+  prepared(node: OnnxNode, key: string, build: () => tf.Tensor): tf.Tensor {
+    if (this.disposed) throw new Error('this ONNX model was disposed');
+    let forNode = this.preparedByNode.get(node.index);
+    if (!forNode) this.preparedByNode.set(node.index, (forNode = new Map()));
+    let tensor = forNode.get(key);
+    if (!tensor) {
+      tensor = this.trainable ? tf.variable(build(), true, `onnx${this.id}/${node.name}/${key}`) : tf.keep(build());
+      forNode.set(key, tensor);
+      this.cachedTensors.add(tensor);
+    }
+    return tensor;
+  }
+
+  /**
    * Runs the nodes `wanted` needs from `inputs` (graph input name -> value). Call inside tf.tidy:
    * the returned device values are the caller's; every intermediate is freed.
    */
   run(inputs: Map<string, DeviceValue>, wanted: readonly string[], options: RunOptions = {}): Map<string, Value> {
     if (this.disposed) throw new Error('this ONNX model was disposed');
-    const plan = this.plan(wanted, options.substitute && !options.substitute.needsComputed ? options.substitute.name : undefined);
+    const { nodes: plan, uses } = this.plan(wanted, options.substitute && !options.substitute.needsComputed ? options.substitute.name : undefined);
     const values = new Map<string, Value>();
     // The caller's tensors and the substituted tap; the program's own cache is checked live (it grows on a first run).
     const protectedTensors = new Set<tf.Tensor>();
@@ -130,10 +175,6 @@ export class OnnxProgram {
       values.set(name, v);
       protectedTensors.add(v.tensor);
     }
-    // How many more times each tensor will be read; at zero it is freed.
-    const uses = new Map<string, number>();
-    for (const node of plan) for (const i of node.inputs) if (i) uses.set(i, (uses.get(i) ?? 0) + 1);
-    for (const w of wanted) uses.set(w, Infinity);
     const refs = new Map<tf.Tensor, number>();
     const hold = (name: string, v: Value) => {
       if (v.kind === 'device') refs.set(v.tensor, (refs.get(v.tensor) ?? 0) + (uses.get(name) ?? 0));
@@ -157,7 +198,7 @@ export class OnnxProgram {
     }
     for (const node of plan) {
       const nodeInputs = node.inputs.map((i) => (i ? (values.get(i) ?? this.staticValueOf(i)) : undefined));
-      let outputs = this.execute(node, nodeInputs, options.training ?? false);
+      let outputs = this.passThrough.has(node.index) ? [nodeInputs[0]!] : this.execute(node, nodeInputs, options.training ?? false);
       if (substitute?.needsComputed) {
         const at = node.outputs.indexOf(substitute.name);
         if (at >= 0) {
@@ -199,7 +240,7 @@ export class OnnxProgram {
     this.disposed = true;
     for (const t of this.cachedTensors) t.dispose();
     this.cachedTensors.clear();
-    this.prepared.clear();
+    this.preparedByNode.clear();
     this.constants.clear();
   }
 
@@ -217,7 +258,6 @@ export class OnnxProgram {
   private tryFold(node: OnnxNode): boolean {
     const impl = OPS[node.opType];
     if (!impl.host) return false;
-    if (node.opType === 'Constant') return this.fold(node, []);
     const inputs: (HostTensor | undefined)[] = [];
     for (const i of node.inputs) {
       if (!i) {
@@ -239,36 +279,29 @@ export class OnnxProgram {
 
   private runHost(node: OnnxNode, inputs: (HostTensor | undefined)[]): HostTensor[] {
     try {
-      return OPS[node.opType].host!(inputs, new Attributes(node, this.graph.file), node, this.graph.opset);
+      return OPS[node.opType].host!(inputs, this.attributes[node.index], node, this.graph.opset);
     } catch (error) {
       throw nodeError(node, this.graph, error);
     }
   }
 
-  private plan(wanted: readonly string[], provided: string | undefined): OnnxNode[] {
+  private plan(wanted: readonly string[], provided: string | undefined): Plan {
     const key = `${wanted.join('\u0000')}\u0001${provided ?? ''}`;
     const cached = this.plans.get(key);
     if (cached) return cached;
-    const needed = new Set<number>();
-    const stack = [...wanted];
-    const seen = new Set<string>();
-    while (stack.length > 0) {
-      const name = stack.pop()!;
-      if (seen.has(name) || name === provided) continue;
-      seen.add(name);
-      const node = this.producer.get(name);
-      if (!node || needed.has(node.index)) continue;
-      needed.add(node.index);
-      for (const i of node.inputs) if (i) stack.push(i);
-    }
-    const plan = this.nodes.filter((n) => needed.has(n.index));
+    const nodes = this.upstream(wanted, { stopAt: provided });
+    // How many times each value is read; run frees a tensor when its count reaches zero.
+    const uses = new Map<string, number>();
+    for (const node of nodes) for (const i of node.inputs) if (i) uses.set(i, (uses.get(i) ?? 0) + 1);
+    for (const w of wanted) uses.set(w, Infinity);
+    const plan = { nodes, uses };
     this.plans.set(key, plan);
     return plan;
   }
 
   private execute(node: OnnxNode, inputs: (Value | undefined)[], training: boolean): Value[] {
     const impl = OPS[node.opType];
-    const attrs = new Attributes(node, this.graph.file);
+    const attrs = this.attributes[node.index];
     const allHost = inputs.every((v) => v === undefined || v.kind === 'host');
     try {
       if (allHost && impl.host && node.inputs.some(Boolean)) {
@@ -332,17 +365,7 @@ export class OnnxProgram {
         }
         return tensor;
       },
-      prepared: (key, build) => {
-        let forNode = this.prepared.get(node.index);
-        if (!forNode) this.prepared.set(node.index, (forNode = new Map()));
-        let tensor = forNode.get(key);
-        if (!tensor) {
-          tensor = this.trainable ? tf.variable(build(), true, `onnx${this.id}/${node.name}/${key}`) : tf.keep(build());
-          forNode.set(key, tensor);
-          this.cachedTensors.add(tensor);
-        }
-        return tensor;
-      },
+      prepared: (key, build) => this.prepared(node, key, build),
       unsupported: (what, hint) =>
         new GazeError(`node '${node.name}' (${node.opType}, opset ${this.graph.opset}) uses ${what}, which Gaze does not support`, {
           where: this.graph.file,
@@ -355,12 +378,18 @@ export class OnnxProgram {
 
 let programs = 0;
 
+/** A cached run plan: its nodes in file order, and how many times each value is read (the wanted ones: always kept). */
+interface Plan {
+  nodes: OnnxNode[];
+  uses: ReadonlyMap<string, number>;
+}
+
 /** The activation a Relu or Clip(0,6) node applies, when it can be fused into the node before it. */
 function fusableActivation(node: OnnxNode, constant: (name: string) => HostTensor | undefined): FusedActivation | undefined {
   if (node.opType === 'Relu') return 'relu';
   if (node.opType !== 'Clip') return undefined;
-  const min = node.attributes.get('min') ?? (node.inputs[1] ? constant(node.inputs[1])?.data[0] : undefined);
-  const max = node.attributes.get('max') ?? (node.inputs[2] ? constant(node.inputs[2])?.data[0] : undefined);
+  const min = node.inputs[1] ? constant(node.inputs[1])?.data[0] : undefined;
+  const max = node.inputs[2] ? constant(node.inputs[2])?.data[0] : undefined;
   if (min === 0 && max === 6) return 'relu6';
   if (min === 0 && max === undefined && !node.inputs[2]) return 'relu';
   return undefined;

@@ -1,5 +1,5 @@
 import { tf } from '@gaze/engine';
-import { sizeOf, type HostTensor } from './host-tensor.js';
+import type { HostTensor } from './host-tensor.js';
 
 /**
  * What flows along a graph edge while the importer runs a model.
@@ -103,8 +103,4 @@ export function hostToTensor(t: HostTensor, perm: readonly number[] = identity(t
 /** `perm` for the same value seen at a higher rank with leading unit axes (numpy broadcasting's view). */
 export function withLeadingAxes(perm: readonly number[], extra: number): number[] {
   return [...identity(extra), ...perm.map((p) => p + extra)];
-}
-
-export function elementCount(v: Value): number {
-  return sizeOf(logicalShape(v));
 }
