@@ -4,7 +4,7 @@ import { OnnxClassifier } from '@gaze/onnx';
 import { buildLayersLrpSteps } from './layers-graph.js';
 import { buildOnnxLrpSteps } from './onnx-graph.js';
 import { hiddenRule, negated, zBoxRule, type FirstLayerRule, type LinearMap, type RuleParams } from './rules.js';
-import { MONOTONE, PARAMETER_FREE, type Affine, type LrpStep, type StepId } from './steps.js';
+import { KeptTensors, MONOTONE, PARAMETER_FREE, nonNegativeOutput, signedParts, type Affine, type LrpStep, type StepId } from './steps.js';
 
 export { maxPoolRelevance, positiveMap, type Affine, type LrpStep, type LrpSteps, type StepId, type StepKind } from './steps.js';
 
@@ -37,6 +37,12 @@ export interface LrpRules extends RuleParams {
   firstLayer: FirstLayerRule;
 }
 
+/** z^B bounds [1,...] of one tensor. */
+export interface Bounds {
+  low: tf.Tensor;
+  high: tf.Tensor;
+}
+
 export interface LrpGraph {
   inputId: StepId;
   logitsId: StepId;
@@ -49,30 +55,62 @@ export interface LrpGraph {
   high: number[];
   preprocess: Preprocess;
   inputShape: [number, number, number];
-  /** Frees the weights the graph moved to the device (an ONNX model's); the explainer's dispose calls it. */
-  dispose?(): void;
+  /**
+   * z^B bounds of the tensors the image reaches through monotone steps only (see LrpForward):
+   * data-independent, so built on first use and kept until dispose().
+   */
+  bounds(): ReadonlyMap<StepId, Bounds>;
+  /** Frees what the graph keeps on the device (weights, folded kernels, bounds); the explainer's dispose calls it. */
+  dispose(): void;
 }
 
 /** Checks every step between the image and the logits and plans the passes; throws a GazeError naming an unsupported layer or node. */
 export function buildLrpGraph(classifier: Classifier, method: string, where?: string): LrpGraph {
   const built = classifier instanceof OnnxClassifier ? buildOnnxLrpSteps(classifier, method, where) : buildLayersLrpSteps(classifier, method, where);
-  // A batch norm is folded only when its conv/dense feeds nothing else.
+  const { inputId, logitsId, steps } = built;
   const consumers = new Map<StepId, number>();
-  for (const step of built.steps) for (const id of step.inputs) consumers.set(id, (consumers.get(id) ?? 0) + 1);
-  for (const step of built.steps) {
-    if (step.foldedInto && ((consumers.get(step.foldedInto.output) ?? 0) !== 1 || step.foldedInto.output === built.logitsId)) step.foldedInto = undefined;
+  for (const step of steps) for (const id of step.inputs) consumers.set(id, (consumers.get(id) ?? 0) + 1);
+  const stepOf = new Map<StepId, LrpStep>(); // output id -> step
+  const nonNegative = new Set<StepId>();
+  for (const step of steps) {
+    // A batch norm folds into the conv/dense (without a relu) right before it, when that feeds nothing else and is not the logits.
+    const prev = step.kind === 'affine' ? stepOf.get(step.inputs[0]) : undefined;
+    if (prev?.kind === 'weighted' && !prev.relu && consumers.get(prev.output) === 1 && prev.output !== logitsId) step.foldedInto = prev;
+    if (nonNegativeOutput(step.kind, step.inputs.every((id) => nonNegative.has(id)), step.relu ?? false)) nonNegative.add(step.output);
+    stepOf.set(step.output, step);
   }
   const preprocess = preprocessOf(classifier, method, where);
   const channels = classifier.inputShape[2];
   const perChannel = (values: number[]) => Array.from({ length: channels }, (_, i) => (values.length === 1 ? values[0] : values[i]));
   const mean = perChannel(preprocess.mean);
   const std = perChannel(preprocess.std);
+  const low = mean.map((m, i) => (0 * preprocess.scale - m) / std[i]);
+  const high = mean.map((m, i) => (1 * preprocess.scale - m) / std[i]);
+  const inputShape: [number, number, number] = [...classifier.inputShape];
+  const kept = new KeptTensors();
+  const bounds = kept.once(() => {
+    const box = (v: number[]) => tf.mul(tf.ones([1, ...inputShape]), tf.tensor1d(v));
+    const out = new Map<StepId, Bounds>([[inputId, { low: box(low), high: box(high) }]]);
+    for (const step of steps) {
+      const b = step.inputs.length === 1 ? out.get(step.inputs[0]) : undefined;
+      if (b && MONOTONE.has(step.kind)) out.set(step.output, { low: step.forward([b.low]), high: step.forward([b.high]) });
+    }
+    return out;
+  });
   return {
-    ...built,
-    low: mean.map((m, i) => (0 * preprocess.scale - m) / std[i]),
-    high: mean.map((m, i) => (1 * preprocess.scale - m) / std[i]),
+    inputId,
+    logitsId,
+    steps,
+    nonNegative,
+    low,
+    high,
     preprocess,
-    inputShape: [...classifier.inputShape],
+    inputShape,
+    bounds,
+    dispose: () => {
+      kept.dispose();
+      built.dispose();
+    },
   };
 }
 
@@ -90,30 +128,21 @@ export interface LrpForward {
    * normalized image itself, its flattening, a max pool of it...): the first weighted step
    * reading one of them gets the z^B rule.
    */
-  bounds: Map<StepId, { low: tf.Tensor; high: tf.Tensor }>;
+  bounds: ReadonlyMap<StepId, Bounds>;
 }
 
 /** The forward pass. Call inside tf.tidy. */
 // x: [B,H,W,C] in [0,1]
 export function lrpForward(graph: LrpGraph, x: tf.Tensor4D): LrpForward {
   const values = new Map<StepId, tf.Tensor>();
-  const bounds = new Map<StepId, { low: tf.Tensor; high: tf.Tensor }>();
   values.set(graph.inputId, applyPreprocess(x, graph.preprocess));
-  const [h, w, c] = graph.inputShape;
-  const box = (v: number[]) => tf.mul(tf.ones([1, h, w, c]), tf.tensor1d(v));
-  bounds.set(graph.inputId, { low: box(graph.low), high: box(graph.high) });
-  for (const step of graph.steps) {
-    values.set(step.output, step.forward(step.inputs.map((id) => values.get(id)!)));
-    const b = step.inputs.length === 1 ? bounds.get(step.inputs[0]) : undefined;
-    if (b && MONOTONE.has(step.kind)) bounds.set(step.output, { low: step.forward([b.low]), high: step.forward([b.high]) });
-  }
-  return { values, bounds };
+  for (const step of graph.steps) values.set(step.output, step.forward(step.inputs.map((id) => values.get(id)!)));
+  return { values, bounds: graph.bounds() };
 }
 
 /** The linear map of a per-channel affine step, with weights split by sign. */
 function affineMap({ scale, shift }: Affine): LinearMap {
-  const scales: Partial<Record<'all' | 'pos' | 'neg', tf.Tensor>> = {};
-  const k = (part: 'all' | 'pos' | 'neg') => (scales[part] ??= part === 'all' ? scale : part === 'pos' ? tf.relu(scale) : tf.minimum(scale, 0));
+  const k = signedParts(scale);
   return { apply: ([a], part) => tf.mul(a, k(part)), bias: shift };
 }
 

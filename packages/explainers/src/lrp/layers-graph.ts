@@ -1,7 +1,7 @@
 import { GazeError, tf } from '@gaze/engine';
 import { LayersClassifier, type Classifier } from '@gaze/models';
-import { maxPoolRelevance, nonNegativeOutput, positiveMap, type Affine, type LrpStep, type LrpSteps, type StepKind } from './steps.js';
-import type { LinearMap, Part } from './rules.js';
+import type { LinearMap } from './rules.js';
+import { KeptTensors, batchNormAffine, foldAffine, matMulMap, maxPoolRelevance, positiveMap, signedParts, upstreamOf, type LrpStep, type LrpSteps } from './steps.js';
 
 /** The tfjs layers LRP propagates relevance through. */
 export const SUPPORTED_LAYERS = [
@@ -41,12 +41,6 @@ function weight(layer: Layer, key: string): tf.Tensor | null {
   return v ? v.read() : null;
 }
 
-/** Kernel parts by sign, made once per map. */
-export function signedParts<T extends tf.Tensor>(kernel: T): (part: Part) => T {
-  const kernels: Partial<Record<Part, T>> = {};
-  return (part) => (kernels[part] ??= part === 'all' ? kernel : part === 'pos' ? (tf.relu(kernel) as T) : (tf.minimum(kernel, 0) as T));
-}
-
 function convMap(layer: Layer, kernel: tf.Tensor4D, bias: tf.Tensor | null): LinearMap {
   const cfg = layer.getConfig() as { strides: number[]; padding: 'same' | 'valid'; dilationRate: number | number[] };
   const strides = cfg.strides as [number, number];
@@ -59,38 +53,6 @@ function convMap(layer: Layer, kernel: tf.Tensor4D, bias: tf.Tensor | null): Lin
       ? (s, part, [a]) => [tf.conv2dTranspose(s as tf.Tensor4D, k(part), a.shape as [number, number, number, number], strides, cfg.padding)]
       : undefined,
     bias,
-  };
-}
-
-/** A Dense layer's map: kernel [K, N]. */
-export function denseMap(kernel: tf.Tensor2D, bias: tf.Tensor | null): LinearMap {
-  const k = signedParts(kernel);
-  return {
-    apply: ([a], part) => tf.matMul(a as tf.Tensor2D, k(part)),
-    transpose: (s, part) => [tf.matMul(s as tf.Tensor2D, k(part), false, true)],
-    bias,
-  };
-}
-
-/** A BatchNormalization's inference-time affine map y = x * scale + shift, per channel. */
-function batchNormAffine(layer: Layer): Affine {
-  const cfg = layer.getConfig() as { epsilon: number };
-  const mean = weight(layer, 'moving_mean')!;
-  const variance = weight(layer, 'moving_variance')!;
-  const gamma = weight(layer, 'gamma');
-  const beta = weight(layer, 'beta');
-  const inv = tf.rsqrt(tf.add(variance, cfg.epsilon));
-  const scale = (gamma ? tf.mul(inv, gamma) : inv) as tf.Tensor1D;
-  const shift = tf.sub(beta ?? tf.zerosLike(mean), tf.mul(mean, scale)) as tf.Tensor1D;
-  return { scale, shift };
-}
-
-/** A kernel (output channels last) and bias with a following affine map folded in. */
-export function foldAffine<T extends tf.Tensor>(kernel: T, bias: tf.Tensor | null, fold: Affine | undefined): { kernel: T; bias: tf.Tensor | null } {
-  if (!fold) return { kernel, bias };
-  return {
-    kernel: tf.mul(kernel, fold.scale) as T, // scales the output-channel (last) axis
-    bias: tf.add(bias ? tf.mul(bias, fold.scale) : tf.zerosLike(fold.shift), fold.shift),
   };
 }
 
@@ -120,20 +82,18 @@ export function buildLayersLrpSteps(classifier: Classifier, method: string, wher
     if (layer.inboundNodes.length === 0) continue;
     for (const t of layer.inboundNodes[0].outputTensors) producer.set(t.id, layer);
   }
-  const needed = new Set<Layer>();
-  const stack = [logitsId];
-  while (stack.length > 0) {
-    const id = stack.pop()!;
-    const layer = producer.get(id);
-    if (!layer || needed.has(layer)) continue;
-    needed.add(layer);
-    if (layer.inboundNodes.length > 1) throw unsupported(layer, 'is applied more than once; shared layers are not supported', method, where);
-    for (const t of layer.inboundNodes[0].inputTensors) stack.push(t.id);
-  }
+  const needed = upstreamOf(
+    logitsId,
+    (id) => producer.get(id as number),
+    (layer) => {
+      if (layer.inboundNodes.length > 1) throw unsupported(layer, 'is applied more than once; shared layers are not supported', method, where);
+      return layer.inboundNodes[0].inputTensors.map((t) => t.id);
+    },
+  );
 
   const steps: LrpStep[] = [];
-  const nonNegative = new Set<number | string>();
-  const stepOf = new Map<number, LrpStep>(); // output id -> step
+  // What is derived from the weights (folded kernels, batch-norm maps), kept until they are reassigned.
+  const kept = new KeptTensors();
   for (const layer of model.layers) {
     if (!needed.has(layer)) continue;
     const cls = layer.getClassName();
@@ -147,20 +107,23 @@ export function buildLayersLrpSteps(classifier: Classifier, method: string, wher
     const forward = (xs: tf.Tensor[]) => layer.apply(xs.length === 1 ? xs[0] : xs, { training: false }) as tf.Tensor;
     const base = { name: layer.name, op: cls, inputs, output, forward };
     let step: LrpStep;
-    let relu = false;
     switch (cls) {
       case 'Conv2D':
       case 'Dense': {
         const activation = output === logitsId ? 'linear' : activationName(layer);
         if (activation !== 'relu' && activation !== 'linear') throw unsupported(layer, `has a '${activation}' activation; only relu and linear are supported`, method, where);
         if (cls === 'Dense' && node.inputTensors[0].shape.length !== 2) throw unsupported(layer, 'is applied to a tensor of rank > 2', method, where);
-        relu = activation === 'relu';
+        // The layer's variables: an assign changes their data, not them.
+        const kernel = weight(layer, 'kernel')!;
+        const bias = weight(layer, 'bias');
+        const folded = kept.derived((k: tf.Tensor, b: tf.Tensor | null, scale: tf.Tensor1D, shift: tf.Tensor1D) => foldAffine(k, b, { scale, shift }));
         step = {
           ...base,
           kind: 'weighted',
+          relu: activation === 'relu',
           linear: (fold) => {
-            const { kernel, bias } = foldAffine(weight(layer, 'kernel')!, weight(layer, 'bias'), fold);
-            return cls === 'Conv2D' ? convMap(layer, kernel as tf.Tensor4D, bias) : denseMap(kernel as tf.Tensor2D, bias);
+            const w = fold ? folded(kernel, bias, fold.scale, fold.shift) : { kernel, bias };
+            return cls === 'Conv2D' ? convMap(layer, w.kernel as tf.Tensor4D, w.bias) : matMulMap(w.kernel as tf.Tensor2D, w.bias);
           },
         };
         break;
@@ -168,8 +131,7 @@ export function buildLayersLrpSteps(classifier: Classifier, method: string, wher
       case 'Activation': {
         const activation = output === logitsId ? 'linear' : activationName(layer);
         if (activation !== 'relu' && activation !== 'linear') throw unsupported(layer, `has a '${activation}' activation; only relu and linear are supported`, method, where);
-        relu = activation === 'relu';
-        step = { ...base, kind: 'identity', pass: (r) => [r] };
+        step = { ...base, kind: 'identity', relu: activation === 'relu', pass: (r) => [r] };
         break;
       }
       case 'Dropout':
@@ -180,9 +142,10 @@ export function buildLayersLrpSteps(classifier: Classifier, method: string, wher
         const rank = node.inputTensors[0].shape.length;
         const a = Array.isArray(axis) ? axis : [axis];
         if (a.length !== 1 || (a[0] !== -1 && a[0] !== rank - 1)) throw unsupported(layer, `normalizes axis ${JSON.stringify(axis)}; only the last (channel) axis is supported`, method, where);
-        step = { ...base, kind: 'affine', affine: () => batchNormAffine(layer) };
-        const prev = stepOf.get(inputs[0]);
-        if (prev && prev.kind === 'weighted' && activationName(model.getLayer(prev.name)) === 'linear') step.foldedInto = prev;
+        const { epsilon } = config as { epsilon: number };
+        const [gamma, beta, mean, variance] = ['gamma', 'beta', 'moving_mean', 'moving_variance'].map((key) => weight(layer, key));
+        const affine = kept.derived((g: tf.Tensor | null, b: tf.Tensor | null, m: tf.Tensor | null, v: tf.Tensor | null) => batchNormAffine(g, b, m!, v!, epsilon));
+        step = { ...base, kind: 'affine', affine: () => affine(gamma, beta, mean, variance) };
         break;
       }
       case 'MaxPooling2D': {
@@ -220,9 +183,7 @@ export function buildLayersLrpSteps(classifier: Classifier, method: string, wher
       default:
         throw unsupported(layer, 'is not supported by LRP', method, where);
     }
-    if (nonNegativeOutput(step.kind as StepKind, inputs.every((id) => nonNegative.has(id)), relu)) nonNegative.add(output);
     steps.push(step);
-    stepOf.set(output, step);
   }
-  return { inputId, logitsId, steps, nonNegative };
+  return { inputId, logitsId, steps, dispose: () => kept.dispose() };
 }

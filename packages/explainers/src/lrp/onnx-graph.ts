@@ -14,9 +14,8 @@ import {
   type OnnxClassifier,
   type OnnxNode,
 } from '@gaze/onnx';
-import { signedParts } from './layers-graph.js';
 import type { LinearMap, Part } from './rules.js';
-import { maxPoolRelevance, nonNegativeOutput, positiveMap, type Affine, type LrpStep, type LrpSteps, type StepId } from './steps.js';
+import { KeptTensors, batchNormAffine, foldAffine, foldBias, matMulMap, maxPoolRelevance, positiveMap, signedParts, upstreamOf, type Affine, type LrpStep, type LrpSteps } from './steps.js';
 
 /** The ONNX ops LRP propagates relevance through (a classifier's path from the image to the logits). */
 export const ONNX_LRP_OPS = [
@@ -53,15 +52,11 @@ export function buildOnnxLrpSteps(classifier: OnnxClassifier, method: string, wh
     });
 
   // The nodes the logits need.
-  const needed = new Set<OnnxNode>();
-  const stack: string[] = [logitsId];
-  while (stack.length > 0) {
-    const name = stack.pop()!;
-    const node = program.producerOf(name);
-    if (!node || needed.has(node)) continue;
-    needed.add(node);
-    for (const i of node.inputs) if (i && !program.isStatic(i)) stack.push(i);
-  }
+  const needed = upstreamOf(
+    logitsId,
+    (name) => program.producerOf(name as string),
+    (node) => node.inputs.filter((i) => i && !program.isStatic(i)),
+  );
   const [height, width, channels] = classifier.inputShape;
   // Logical (ONNX) shapes at the load-time batch; the image input is [N, C, H, W].
   const shapeOf = (name: string): number[] => (name === inputId ? [1, channels, height, width] : (map.values.get(name)?.shape ?? []));
@@ -73,22 +68,8 @@ export function buildOnnxLrpSteps(classifier: OnnxClassifier, method: string, wh
   };
 
   const steps: LrpStep[] = [];
-  const nonNegative = new Set<StepId>();
-  const stepOf = new Map<StepId, LrpStep>();
   // Weights move to the device once per graph (a VGG-16's are 0.5 GB) and stay until dispose().
-  const kept: tf.Tensor[] = [];
-  const once = <T extends tf.Tensor | tf.Tensor[]>(build: () => T): (() => T) => {
-    let value: T | undefined;
-    return () => {
-      if (value === undefined) {
-        value = tf.tidy(build);
-        kept.push(...(Array.isArray(value) ? value : [value]));
-        tf.keep(value as tf.Tensor);
-        if (Array.isArray(value)) value.forEach((t) => tf.keep(t));
-      }
-      return value;
-    };
-  };
+  const kept = new KeptTensors();
   for (const node of program.nodes) {
     if (!needed.has(node)) continue;
     const attrs = new Attributes(node, graph.file);
@@ -96,7 +77,6 @@ export function buildOnnxLrpSteps(classifier: OnnxClassifier, method: string, wh
     const output = node.outputs[0];
     const base = { name: node.name, op: node.opType, inputs, output };
     let step: LrpStep;
-    let relu = false;
     switch (node.opType) {
       case 'Conv': {
         if (rank(inputs[0]) !== 4) throw unsupported(node, 'is not a 2-D convolution');
@@ -105,8 +85,8 @@ export function buildOnnxLrpSteps(classifier: OnnxClassifier, method: string, wh
         const [, c, h, wd] = shapeOf(inputs[0]);
         const g = convGeometry(attrs, w.shape, [1, h, wd, c]);
         if (!g) throw unsupported(node, 'has weights that do not fit its input');
-        const filters = once(() => convFilters(w, g));
-        const bias = once(() => (b ? hostToTensor(b) : tf.zeros([g.outChannels])));
+        const filters = kept.once(() => convFilters(w, g));
+        const bias = kept.once(() => (b ? hostToTensor(b) : tf.zeros([g.outChannels])));
         step = {
           ...base,
           kind: 'weighted',
@@ -125,38 +105,37 @@ export function buildOnnxLrpSteps(classifier: OnnxClassifier, method: string, wh
         const transB = gemm && attrs.int('transB', 0) === 1;
         const c = gemm && node.inputs[2] ? constant(node, 2) : undefined;
         // The weight as stored ([N, K] with transB, as torch writes a Linear): the matmul transposes it.
-        const kernel = once(() => hostToTensor(w) as tf.Tensor2D);
-        const bias = once(() => (c ? tf.reshape(hostToTensor(c), [-1]) : tf.zeros([w.shape[transB ? 0 : 1]])));
+        const kernel = kept.once(() => hostToTensor(w) as tf.Tensor2D);
+        const bias = kept.once(() => (c ? tf.reshape(hostToTensor(c), [-1]) : tf.zeros([w.shape[transB ? 0 : 1]])));
         step = {
           ...base,
           kind: 'weighted',
           forward: ([a]) => (c ? tf.add(tf.matMul(a as tf.Tensor2D, kernel(), false, transB), bias()) : tf.matMul(a as tf.Tensor2D, kernel(), false, transB)),
-          linear: (fold) => matMulLinear(kernel(), c ? bias() : null, transB, fold),
+          linear: (fold) => {
+            const w = fold ? foldAffine(kernel(), c ? bias() : null, fold, transB ? 0 : 1) : { kernel: kernel(), bias: c ? bias() : null };
+            return matMulMap(w.kernel, w.bias, transB);
+          },
         };
         break;
       }
       case 'BatchNormalization': {
         const params = [1, 2, 3, 4].map((i) => constant(node, i));
         const epsilon = attrs.float('epsilon', 1e-5);
-        const affine = once(() => {
-          const [scale, shift, mean, variance] = params.map((t) => hostToTensor(t) as tf.Tensor1D);
-          const k = tf.mul(scale, tf.rsqrt(tf.add(variance, epsilon))) as tf.Tensor1D;
-          return [k, tf.sub(shift, tf.mul(mean, k)) as tf.Tensor1D];
+        const affine = kept.once(() => {
+          const [gamma, beta, mean, variance] = params.map((t) => hostToTensor(t));
+          return batchNormAffine(gamma, beta, mean, variance, epsilon);
         });
         if (rank(inputs[0]) !== 4 && rank(inputs[0]) !== 2) throw unsupported(node, `normalizes a rank-${rank(inputs[0])} tensor`);
         step = {
           ...base,
           kind: 'affine',
-          affine: (): Affine => ({ scale: affine()[0], shift: affine()[1] }),
-          forward: ([x]) => tf.add(tf.mul(x, affine()[0]), affine()[1]),
+          affine,
+          forward: ([x]) => tf.add(tf.mul(x, affine().scale), affine().shift),
         };
-        const prev = stepOf.get(inputs[0]);
-        if (prev && prev.kind === 'weighted') step.foldedInto = prev;
         break;
       }
       case 'Relu':
-        relu = true;
-        step = { ...base, kind: 'identity', forward: ([x]) => tf.relu(x), pass: (r) => [r] };
+        step = { ...base, kind: 'identity', relu: true, forward: ([x]) => tf.relu(x), pass: (r) => [r] };
         break;
       case 'Identity':
       case 'Dropout':
@@ -241,28 +220,10 @@ export function buildOnnxLrpSteps(classifier: OnnxClassifier, method: string, wh
       default:
         throw unsupported(node, 'is not an op LRP propagates relevance through');
     }
-    if (nonNegativeOutput(step.kind, inputs.every((id) => nonNegative.has(id)), relu)) nonNegative.add(output);
     steps.push(step);
-    stepOf.set(output, step);
   }
   if (!steps.some((s) => s.inputs.includes(inputId))) throw new GazeError(`${method}: no step of ${graph.file} reads the image input '${inputId}'`, { where });
-  return { inputId, logitsId, steps, nonNegative, dispose: () => tf.dispose(kept.splice(0)) };
-}
-
-/** Gemm/MatMul's map with the weight as stored: [K, N], or [N, K] with transB; a batch norm after it scales the N outputs. */
-function matMulLinear(kernel: tf.Tensor2D, bias: tf.Tensor | null, transB: boolean, fold?: Affine): LinearMap {
-  let w = kernel;
-  let b = bias;
-  if (fold) {
-    w = tf.mul(kernel, transB ? tf.reshape(fold.scale, [-1, 1]) : fold.scale) as tf.Tensor2D;
-    b = tf.add(bias ? tf.mul(bias, fold.scale) : tf.zerosLike(fold.shift), fold.shift);
-  }
-  const k = signedParts(w);
-  return {
-    apply: ([a], part) => tf.matMul(a as tf.Tensor2D, k(part), false, transB),
-    transpose: (s, part) => [tf.matMul(s as tf.Tensor2D, k(part), false, !transB)],
-    bias: b,
-  };
+  return { inputId, logitsId, steps, dispose: () => kept.dispose() };
 }
 
 /**
@@ -281,7 +242,7 @@ function convLinear(filters: tf.Tensor4D[], bias: tf.Tensor | null, g: ConvGeome
       const [, , inner, outer] = f.shape;
       return tf.mul(f, g.kind === 'depthwise' ? tf.reshape(scale, [inner, outer]) : scale) as tf.Tensor4D;
     });
-    b = tf.add(bias ? tf.mul(bias, fold.scale) : tf.zerosLike(fold.shift), fold.shift);
+    b = foldBias(bias, fold);
   }
   const parts = folded.map((f) => signedParts(f));
   return {

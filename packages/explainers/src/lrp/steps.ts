@@ -1,5 +1,5 @@
 import { tf } from '@gaze/engine';
-import type { LinearMap } from './rules.js';
+import type { LinearMap, Part } from './rules.js';
 
 /**
  * The steps the LRP engine runs (engine.ts), whatever they were built from: a tfjs layers model
@@ -32,24 +32,130 @@ export interface LrpStep {
   affine?(): Affine;
   /** identity/reshape/crop/maxpool/concat: each input's relevance from the output's. */
   pass?(relevance: tf.Tensor, inputs: tf.Tensor[], output: tf.Tensor): tf.Tensor[];
-  /** An affine step folded into the weighted step that feeds it. */
+  /** Its output is relu'd (a fused relu activation or a Relu op), so >= 0. */
+  relu?: boolean;
+  /** affine: the weighted step it folds into (set by buildLrpGraph). */
   foldedInto?: LrpStep;
 }
 
-/** What a builder hands the engine: the steps, and which tensors are >= 0 for sure. */
+/** What a builder hands the engine: the steps in forward order. */
 export interface LrpSteps {
-  /** Frees what the builder keeps on the device (weights moved there once). */
-  dispose?(): void;
+  /** Frees what the builder keeps on the device (weights moved there, what is derived from them). */
+  dispose(): void;
   inputId: StepId;
   logitsId: StepId;
   steps: LrpStep[];
-  nonNegative: Set<StepId>;
 }
 
 /** Steps whose map keeps the box l <= x <= h as f(l) <= f(x) <= f(h) (monotone, single input). */
 export const MONOTONE = new Set<StepKind>(['identity', 'reshape', 'crop', 'maxpool', 'avgpool', 'gap']);
 /** Parameter-free linear steps: alpha-beta is taken as z+ there. */
 export const PARAMETER_FREE = new Set<StepKind>(['avgpool', 'gap', 'add']);
+
+/**
+ * The nodes `from` depends on, walked back through `producer` (undefined for a graph input or a
+ * constant) and each node's `inputs`.
+ */
+export function upstreamOf<N>(from: StepId, producer: (id: StepId) => N | undefined, inputs: (node: N) => StepId[]): Set<N> {
+  const needed = new Set<N>();
+  const stack = [from];
+  while (stack.length > 0) {
+    const node = producer(stack.pop()!);
+    if (node === undefined || needed.has(node)) continue;
+    needed.add(node);
+    stack.push(...inputs(node));
+  }
+  return needed;
+}
+
+function tensorsIn(value: unknown): tf.Tensor[] {
+  if (value instanceof tf.Tensor) return [value];
+  if (value instanceof Map) return [...value.values()].flatMap(tensorsIn);
+  if (Array.isArray(value)) return value.flatMap(tensorsIn);
+  if (value !== null && typeof value === 'object') return Object.values(value).flatMap(tensorsIn);
+  return [];
+}
+
+/**
+ * Tensors a graph keeps on the device between calls (weights moved there, what is derived from
+ * them), freed together by dispose(); a later use builds them again. Builds make new tensors
+ * (never return a source), since they are disposed.
+ */
+export class KeptTensors {
+  private readonly resets: (() => void)[] = [];
+
+  /** `build()`, made on first use and kept. */
+  once<T>(build: () => T): () => T {
+    const get = this.derived(build);
+    return () => get();
+  }
+
+  /**
+   * `build(...sources)`, kept until a source holds other data: a tf.Variable's assign gives it a
+   * new dataId, and the sanity check re-initializes a model's weights in place under one explainer.
+   */
+  derived<A extends (tf.Tensor | null)[], T>(build: (...sources: A) => T): (...sources: A) => T {
+    let key: (object | null)[] | undefined;
+    let value: T | undefined;
+    const reset = () => {
+      if (key) tf.dispose(tensorsIn(value));
+      key = value = undefined;
+    };
+    this.resets.push(reset);
+    return (...sources) => {
+      const ids = sources.map((t) => t?.dataId ?? null);
+      if (!key || ids.some((id, i) => id !== key![i])) {
+        reset();
+        // tf.keep: the caller's tidy must not free them.
+        tf.tidy(() => {
+          value = build(...sources);
+          for (const t of tensorsIn(value)) tf.keep(t);
+        });
+        key = ids;
+      }
+      return value!;
+    };
+  }
+
+  dispose(): void {
+    for (const reset of this.resets) reset();
+  }
+}
+
+/** Kernel parts by sign, made once per map. */
+export function signedParts<T extends tf.Tensor>(kernel: T): (part: Part) => T {
+  const kernels: Partial<Record<Part, T>> = {};
+  return (part) => (kernels[part] ??= part === 'all' ? kernel : part === 'pos' ? (tf.relu(kernel) as T) : (tf.minimum(kernel, 0) as T));
+}
+
+/** A bias through a following affine map: b * scale + shift (no bias: the shift). */
+export function foldBias(bias: tf.Tensor | null, fold: Affine): tf.Tensor {
+  return tf.add(bias ? tf.mul(bias, fold.scale) : tf.zerosLike(fold.shift), fold.shift);
+}
+
+/** A kernel and bias with a following affine map folded into the kernel's output axis (`outputAxis`, the last by default). */
+export function foldAffine<T extends tf.Tensor>(kernel: T, bias: tf.Tensor | null, fold: Affine, outputAxis = kernel.rank - 1): { kernel: T; bias: tf.Tensor } {
+  const scale = outputAxis === kernel.rank - 1 ? fold.scale : tf.reshape(fold.scale, [-1, ...new Array<number>(kernel.rank - 1 - outputAxis).fill(1)]);
+  return { kernel: tf.mul(kernel, scale) as T, bias: foldBias(bias, fold) };
+}
+
+/** A matmul's map, weight [K, N] (a Dense kernel) or [N, K] with transB (as torch writes a Linear). */
+export function matMulMap(kernel: tf.Tensor2D, bias: tf.Tensor | null, transB = false): LinearMap {
+  const k = signedParts(kernel);
+  return {
+    apply: ([a], part) => tf.matMul(a as tf.Tensor2D, k(part), false, transB),
+    transpose: (s, part) => [tf.matMul(s as tf.Tensor2D, k(part), false, !transB)],
+    bias,
+  };
+}
+
+/** Inference-time batch norm as y = x * scale + shift, per channel (no gamma: 1, no beta: 0). */
+export function batchNormAffine(gamma: tf.Tensor | null, beta: tf.Tensor | null, mean: tf.Tensor, variance: tf.Tensor, epsilon: number): Affine {
+  const inv = tf.rsqrt(tf.add(variance, epsilon));
+  const scale = (gamma ? tf.mul(inv, gamma) : inv) as tf.Tensor1D;
+  const shift = tf.sub(beta ?? tf.zerosLike(mean), tf.mul(mean, scale)) as tf.Tensor1D;
+  return { scale, shift };
+}
 
 /** A map with positive weights only (pooling, Add): its `neg` part is identically 0. */
 export function positiveMap(apply: (inputs: tf.Tensor[]) => tf.Tensor): LinearMap {

@@ -20,6 +20,7 @@ function relevanceOf(classifier: LayersClassifier, x: tf.Tensor4D, target: tf.Te
   const { relevance, logits } = lrpRelevance(graph, x, target, rules, 'logit');
   const out = { r: values(relevance), z: values(logits), sums: values(tf.tidy(() => tf.sum(relevance, [1, 2, 3]))) };
   tf.dispose([relevance, logits]);
+  graph.dispose();
   return out;
 }
 
@@ -64,6 +65,45 @@ describe('batch norm folding', () => {
     tf.dispose([x, t]);
     bn.dispose();
     plain.dispose();
+  });
+});
+
+describe('what a graph keeps between calls', () => {
+  it('keeps folded kernels and z^B bounds, follows weights reassigned in place (as the sanity check does), and frees them on dispose', async () => {
+    const net = await build('vgg-small', { channels: [4, 6], batchNorm: true }, [8, 8, 3], 3);
+    const x = images([2, 8, 8, 3], 5);
+    const t = tf.tensor1d([0, 2], 'int32');
+    const rules: LrpRules = { rule: 'zplus', epsilon: 1e-6, alpha: 2, firstLayer: 'zb' };
+    const graph = buildLrpGraph(net, 'lrp');
+    const run = (g = graph) => {
+      const { relevance, logits } = lrpRelevance(g, x, t, rules, 'logit');
+      const r = values(relevance);
+      tf.dispose([relevance, logits]);
+      return r;
+    };
+    const start = tf.memory().numTensors;
+    const before = run();
+    const kept = tf.memory().numTensors;
+    expect(kept).toBeGreaterThan(start);
+    run();
+    expect(tf.memory().numTensors).toBe(kept);
+    // The first conv (z^B, its batch norm folded in) and that batch norm get new values.
+    for (const name of ['block1_conv1/kernel', 'block1_bn1/gamma', 'block1_bn1/moving_mean']) {
+      const v = variable(net, name);
+      tf.tidy(() => v.assign(tf.add(tf.mul(v, 1.5), 0.1)));
+    }
+    const after = run();
+    expect(tf.memory().numTensors).toBe(kept);
+    const fresh = buildLrpGraph(net, 'lrp');
+    const want = run(fresh);
+    fresh.dispose();
+    const scale = Math.max(...want.map(Math.abs));
+    expect(maxDiff(before, want) / scale).toBeGreaterThan(1e-3);
+    expect(maxDiff(after, want) / scale).toBeLessThan(1e-6);
+    graph.dispose();
+    expect(tf.memory().numTensors).toBe(start);
+    tf.dispose([x, t]);
+    net.dispose();
   });
 });
 
@@ -115,6 +155,7 @@ describe('z+ on a residual net', () => {
       expect(Math.min(...r)).toBeGreaterThanOrEqual(0);
       expect(Math.max(...r)).toBeGreaterThan(0);
       tf.dispose([relevance, logits]);
+      graph.dispose();
     }
     tf.dispose([x, t]);
     net.dispose();

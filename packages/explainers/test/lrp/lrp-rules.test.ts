@@ -33,6 +33,7 @@ function relevance(classifier: ReturnType<typeof denseNet>, pixels: number[], ta
   const { relevance: rel, logits } = lrpRelevance(graph, x, t, r, start);
   const out = { r: values(rel), z: values(logits) };
   tf.dispose([x, t, rel, logits]);
+  graph.dispose();
   return out;
 }
 

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend, tf } from '@gaze/engine';
-import { gazeError } from '@gaze/engine/testing';
+import { assertNoTensorLeak, gazeError } from '@gaze/engine/testing';
 import { LayersClassifier, CLASSIFIER_FORMAT_VERSION } from '@gaze/models';
 import { loadOnnxClassifier } from '@gaze/onnx';
 import { IDENTITY_PREPROCESS, TORCH_INSTALL, exportTorchReference, noise, tinyCnn, torchvisionAvailable, writeModel, type ModelSpec } from '@gaze/onnx/testing';
@@ -128,6 +128,27 @@ describe('LRP on an ONNX model', () => {
       tf.dispose([m1, m2]);
     }
     tf.dispose([x, target]);
+    onnxGraph.dispose();
+    layersGraph.dispose();
+    onnx.dispose();
+    layers.dispose();
+  });
+
+  it('keeps what it moves to the device between explain calls and frees it on dispose, on both paths', async () => {
+    const { spec, layers } = richNet();
+    const onnx = loadOnnxClassifier(writeModel(join(root, 'rich-kept.onnx'), spec), { preprocess: IDENTITY_PREPROCESS });
+    const x = tf.tidy(() => tf.add(tf.mul(tf.tensor4d(values(2 * 64 * 3, 11, 1), [2, 8, 8, 3]), 0.5), 0.5) as tf.Tensor4D);
+    const target = tf.tensor1d([0, 4], 'int32');
+    for (const classifier of [onnx, layers]) {
+      for (const entry of [{ type: 'lrp' }, { type: 'clrp', variant: 'clrp2' }]) {
+        const start = tf.memory().numTensors;
+        const explainer = createExplainer(entry, { classifier, seed: 0, where: 't' });
+        await assertNoTensorLeak(() => explainer.explain(x, target), { runs: 2, label: `${classifier.type} ${JSON.stringify(entry)}` });
+        explainer.dispose?.();
+        expect(tf.memory().numTensors, `${classifier.type} ${JSON.stringify(entry)}`).toBe(start);
+      }
+    }
+    tf.dispose([x, target]);
     onnx.dispose();
     layers.dispose();
   });
@@ -139,7 +160,9 @@ describe('LRP on an ONNX model', () => {
     const x = tf.tidy(() => tf.add(tf.mul(tf.tensor4d(values(64 * 3, 12, 1), [1, 8, 8, 3]), 0.5), 0.5) as tf.Tensor4D);
     const logits = onnx.logits(x);
     const target = tf.argMax(logits, 1).toInt() as tf.Tensor1D;
-    const { relevance, logits: z } = lrpRelevance(buildLrpGraph(onnx, 'lrp'), x, target, { rule: 'zplus', epsilon: 1e-9, alpha: 2, firstLayer: 'same' }, 'logit');
+    const graph = buildLrpGraph(onnx, 'lrp');
+    const { relevance, logits: z } = lrpRelevance(graph, x, target, { rule: 'zplus', epsilon: 1e-9, alpha: 2, firstLayer: 'same' }, 'logit');
+    graph.dispose();
     // z+ conserves relevance through every layer when no bias absorbs any: sum R_in = R_out.
     const total = tf.sum(relevance).dataSync()[0];
     const out = tf.max(z).dataSync()[0];
