@@ -42,6 +42,14 @@ class UsageError extends Error {}
 
 const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
+/** `224` or `224x192` (H x W), as --size takes it. */
+export function parseSize(text: string | undefined, flag = '--size'): [number, number] | undefined {
+  if (text === undefined) return undefined;
+  const m = /^(\d+)(?:x(\d+))?$/.exec(text.trim());
+  if (!m) throw new GazeError(`${flag} takes a size like 224 or 224x192 (H x W), got '${text}'`, { where: flag });
+  return [Number(m[1]), Number(m[2] ?? m[1])];
+}
+
 export function buildCli(io: CliIO): Argv<GlobalOptions> {
   return yargs()
     .scriptName('gaze')

@@ -115,6 +115,58 @@ describe('gaze explain', () => {
     expect(again.stderr).toContain('already holds maps.npy');
   });
 
+  it('explains a tfjs layers model ending in a separate Softmax layer with its pre-softmax scores as logits', async () => {
+    // 4x4x2 -> 1x1 conv (3 filters) -> global average -> dense (3) -> Softmax layer.
+    const input = tf.input({ shape: [4, 4, 2] });
+    const conv = tf.layers.conv2d({ name: 'conv', filters: 3, kernelSize: 1, kernelInitializer: tf.initializers.glorotUniform({ seed: 7 }), biasInitializer: 'ones' }).apply(input) as tf.SymbolicTensor;
+    const pooled = tf.layers.globalAveragePooling2d({}).apply(conv) as tf.SymbolicTensor;
+    const fc = tf.layers.dense({ name: 'fc', units: 3, kernelInitializer: tf.initializers.glorotUniform({ seed: 8 }), biasInitializer: tf.initializers.constant({ value: 0.5 }) }).apply(pooled) as tf.SymbolicTensor;
+    const probs = tf.layers.softmax({ name: 'probs' }).apply(fc) as tf.SymbolicTensor;
+    const model = tf.model({ inputs: input, outputs: probs });
+    await saveLayersModel(model, join(root, 'softmax-layer'));
+    const [k1, b1, k2, b2] = model.getWeights().map((t) => t.dataSync());
+    model.dispose();
+    const data = Float32Array.from({ length: 2 * 4 * 4 * 2 }, (_, i) => noise(i, 9));
+    writeFileSync(join(root, 'nhwc.npy'), encodeNpy(data, [2, 4, 4, 2]));
+    // The logits by hand: mean over pixels of the 1x1 conv, then the dense layer.
+    const reference: number[] = [];
+    for (let b = 0; b < 2; b++) {
+      const mean = [0, 1, 2].map((f) => {
+        let sum = 0;
+        for (let p = 0; p < 16; p++) sum += data[(b * 16 + p) * 2] * k1[f] + data[(b * 16 + p) * 2 + 1] * k1[3 + f] + b1[f];
+        return sum / 16;
+      });
+      for (let j = 0; j < 3; j++) reference.push(mean[0] * k2[j] + mean[1] * k2[3 + j] + mean[2] * k2[6 + j] + b2[j]);
+    }
+    const out = join(root, 'out-softmax-layer');
+    const { code, stdout, stderr } = await run(['explain', '--model', join(root, 'softmax-layer'), '--images', join(root, 'nhwc.npy'), '--method', 'gradcam', '--out', out]);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(stdout).toContain('gradcam on 2 images (4x4) with layers-model model');
+    const logits = await readNpy(join(out, 'logits.npy'));
+    expect(logits.shape).toEqual([2, 3]);
+    expect(Math.max(...reference.map((v, i) => Math.abs(v - logits.data[i])))).toBeLessThan(1e-5);
+    // Not the probabilities: a row does not sum to 1.
+    expect(Math.abs(reference[0] + reference[1] + reference[2] - 1)).toBeGreaterThan(1e-3);
+  });
+
+  it('rejects --resize below the model\'s input once, naming the flag, instead of skipping every image', async () => {
+    const file = writeModel(join(root, 'tiny-112.onnx'), tinyCnn({ size: 112 }));
+    const dir = join(root, 'resize-images');
+    mkdirSync(dir, { recursive: true });
+    await sharp(Buffer.alloc(150 * 120 * 3, 100), { raw: { width: 150, height: 120, channels: 3 } }).toFile(join(dir, 'a.png'));
+    const out = join(root, 'never-resize');
+    const r = await run(['explain', '--model', file, '--images', dir, '--method', 'gradcam', '--resize', '100', '--out', out]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('--resize 100');
+    expect(r.stderr).toContain("below the model's 112x112 input");
+    expect(r.stderr).not.toContain('skipped unreadable');
+    expect(existsSync(out)).toBe(false);
+    const bad = await run(['explain', '--model', file, '--images', dir, '--method', 'gradcam', '--resize', '-3', '--out', out]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('--resize takes a whole number of pixels');
+  });
+
   it('fails clearly, exit 1, writing nothing: a truncated model, an unknown method or option, a batch of the wrong size', async () => {
     const bytes = encodeModel(tinyCnn());
     writeFileSync(join(root, 'cut.onnx'), bytes.subarray(0, 300));

@@ -30,3 +30,4 @@ export { clutteredDataset, ClutteredConfig, composeClutter, planClutter, type Cl
 export { shapesDataset, ShapesConfig } from './loaders/shapes/shapes-dataset.js';
 export { ATTRIBUTE_NAMES as SHAPES_ATTRIBUTE_NAMES, classPairs, distractorPairs } from './loaders/shapes/palette.js';
 export { renderScene, type SceneObject } from './loaders/shapes/render.js';
+export { checkShorterSide, listImageFiles } from './loaders/image-decode.js';

@@ -34,3 +34,4 @@ export {
   type TrainOptions,
   type TrainResult,
 } from './train/index.js';
+export { savedClassifierFormat, type ClassifierContext } from './backbones/registry.js';

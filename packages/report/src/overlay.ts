@@ -41,7 +41,7 @@ export async function renderOverlay(input: OverlayInput): Promise<Buffer> {
   }
   const range = max - min;
   const scaled = Float32Array.from(map, (v) => (range > 0 ? (v - min) / range : 0));
-  const scale = Math.max(1, Math.ceil(MIN_SIDE / Math.max(height, width)));
+  const { scale, imageTop, barLeft, width: totalWidth, height: totalHeight } = overlayLayout(height, width);
   const [h, w] = [height * scale, width * scale];
   let cell = await sharp(overlayPixels(image, scaled, input.alpha ?? GALLERY_ALPHA), { raw: { width, height, channels: 3 } });
   if (scale > 1) cell = cell.resize(w, h, { kernel: 'nearest' });
@@ -51,13 +51,11 @@ export async function renderOverlay(input: OverlayInput): Promise<Buffer> {
     const colour = jet(1 - y / Math.max(1, h - 1));
     for (let x = 0; x < BAR_WIDTH; x++) for (let k = 0; k < 3; k++) bar[(y * BAR_WIDTH + x) * 3 + k] = Math.round(255 * colour[k]);
   }
-  const totalWidth = w + BAR_GAP + BAR_WIDTH + LABEL_WIDTH;
-  const totalHeight = TITLE + h;
-  const labelX = w + BAR_GAP + BAR_WIDTH + 4;
+  const labelX = barLeft + BAR_WIDTH + 4;
   const ticks = [
-    { y: TITLE + 10, v: max },
-    { y: TITLE + h / 2 + 4, v: (min + max) / 2 },
-    { y: TITLE + h - 2, v: min },
+    { y: imageTop + 10, v: max },
+    { y: imageTop + h / 2 + 4, v: (min + max) / 2 },
+    { y: imageTop + h - 2, v: min },
   ];
   const texts = [
     input.title ? `<text x="2" y="${TITLE - 6}" font-size="12">${escapeHtml(input.title)}</text>` : '',
@@ -65,8 +63,8 @@ export async function renderOverlay(input: OverlayInput): Promise<Buffer> {
   ];
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${totalWidth}" height="${totalHeight}"><g font-family="DejaVu Sans, sans-serif" fill="#222222">${texts.join('')}</g></svg>`;
   const layers: OverlayOptions[] = [
-    { input: pixels, raw: { width: w, height: h, channels: 3 }, left: 0, top: TITLE },
-    { input: bar, raw: { width: BAR_WIDTH, height: h, channels: 3 }, left: w + BAR_GAP, top: TITLE },
+    { input: pixels, raw: { width: w, height: h, channels: 3 }, left: 0, top: imageTop },
+    { input: bar, raw: { width: BAR_WIDTH, height: h, channels: 3 }, left: barLeft, top: imageTop },
     { input: Buffer.from(svg), left: 0, top: 0 },
   ];
   return sharp({ create: { width: totalWidth, height: totalHeight, channels: 3, background: { r: 255, g: 255, b: 255 } } })
@@ -75,7 +73,7 @@ export async function renderOverlay(input: OverlayInput): Promise<Buffer> {
     .toBuffer();
 }
 
-/** Where the pieces of an overlay PNG lie, for tests. */
+/** Where the pieces of an overlay PNG lie (renderOverlay draws by it; tests read it). */
 export function overlayLayout(height: number, width: number): { scale: number; imageTop: number; barLeft: number; width: number; height: number } {
   const scale = Math.max(1, Math.ceil(MIN_SIDE / Math.max(height, width)));
   return { scale, imageTop: TITLE, barLeft: width * scale + BAR_GAP, width: width * scale + BAR_GAP + BAR_WIDTH + LABEL_WIDTH, height: TITLE + height * scale };

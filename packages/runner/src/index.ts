@@ -10,4 +10,4 @@ export { writeExperimentSummary } from './run/aggregate.js';
 export { listRuns, readRunRecord, reserveSweepId, RUN_JSON, type RunRecord } from './run/run-dir.js';
 export { describeEnvironment, type RunEnvironment } from './run/environment.js';
 export { describeModel, locateModel, openModel, type ModelDescription, type ModelFormat, type ModuleLine, type OpenModelOptions, type OpenedModel } from './model-file.js';
-export { INDEX_FILE, LOGITS_FILE, MAPS_FILE, OVERLAY_DIR, explainImages, explainerEntry, listImageFiles, openImages, overlayName, type ExplainImagesOptions, type ExplainImagesResult, type ImageSource } from './explain/explain-images.js';
+export { INDEX_FILE, LOGITS_FILE, MAPS_FILE, OVERLAY_DIR, explainImages, explainerEntry, imageCount, listImageFiles, openImages, overlayName, type ExplainImagesOptions, type ExplainImagesResult, type ImageSource } from './explain/explain-images.js';

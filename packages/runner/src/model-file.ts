@@ -1,8 +1,8 @@
 import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { GazeError, MODEL_JSON, loadLayersModel, readModelMetadata } from '@gaze/engine';
-import { CLASSIFIER_METADATA_KEY, LayersClassifier, createClassifier, loadClassifier, type Classifier, type Preprocess } from '@gaze/models';
-import { OnnxClassifier, OnnxPreprocess, SAVED_SPEC_FILE, loadOnnxClassifier, tapForm } from '@gaze/onnx';
+import { GazeError, MODEL_JSON, readModelMetadata } from '@gaze/engine';
+import { CLASSIFIER_METADATA_KEY, LayersClassifier, createClassifier, loadClassifier, savedClassifierFormat, type Classifier, type Preprocess } from '@gaze/models';
+import { OnnxClassifier, OnnxPreprocess, loadOnnxClassifier, tapForm } from '@gaze/onnx';
 
 /** What kind of model file a path holds. */
 export type ModelFormat = 'onnx' | 'layers-model' | 'gaze-classifier';
@@ -40,7 +40,7 @@ export function locateModel(path: string): { format: ModelFormat; path: string }
     if (basename(full) === MODEL_JSON) return locateModel(dirname(full));
     throw new GazeError(`${full} is not a model file Gaze reads`, { hint: `give ${ACCEPTED}` });
   }
-  if (existsSync(join(full, SAVED_SPEC_FILE))) return { format: 'gaze-classifier', path: full };
+  if (savedClassifierFormat(full)) return { format: 'gaze-classifier', path: full };
   if (existsSync(join(full, MODEL_JSON))) return { format: 'layers-model', path: full };
   const inRun = join(full, 'checkpoints', 'classifier');
   if (existsSync(inRun)) return locateModel(inRun);
@@ -79,27 +79,11 @@ export async function openModel(path: string, options: OpenModelOptions = {}): P
     }
     return { classifier, format: 'gaze-classifier', path: located.path };
   }
-  // A converted Keras / tfjs layers model: its own input size and class count.
-  const probe = await loadLayersModel(located.path);
-  const inputShape = probe.inputs[0].shape;
-  const outputLayer = probe.outputs[0].sourceLayer;
-  const outputShape = probe.outputs[0].shape;
-  const activation = (outputLayer.getConfig() as { activation?: unknown }).activation;
-  probe.dispose();
-  if (inputShape.length !== 4 || inputShape.slice(1).some((d) => d === null) || outputShape.length !== 2 || outputShape[1] === null) {
-    throw new GazeError(`the layers model in ${located.path} takes [${inputShape.join(',')}] and gives [${outputShape.join(',')}]; Gaze explains image classifiers [B,H,W,C] -> [B,classes] of a fixed size`, { where: located.path });
-  }
+  // A converted Keras / tfjs layers model: its own input size and class count, logits before its softmax (as for ONNX).
   const preprocess = options.rawInput ? IDENTITY : { ...IDENTITY, ...options.preprocess };
   const classifier = await createClassifier(
-    {
-      type: 'layers-model',
-      path: located.path,
-      taps: options.taps,
-      preprocess,
-      // A softmax output is looked through, as for ONNX models.
-      logitsLayer: options.output ?? (typeof activation === 'string' && activation !== 'linear' ? outputLayer.name : undefined),
-    },
-    { inputShape: inputShape.slice(1) as [number, number, number], numClasses: outputShape[1], where: 'model' },
+    { type: 'layers-model', path: located.path, taps: options.taps, preprocess, logitsLayer: options.output },
+    { where: 'model', logitsBeforeActivation: true },
   );
   return { classifier, format: 'layers-model', path: located.path };
 }

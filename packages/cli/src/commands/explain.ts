@@ -2,11 +2,10 @@ import { existsSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { GazeError, initBackend } from '@gaze/engine';
 import { explainerTypes } from '@gaze/explainers';
-import { MAPS_FILE, explainImages, explainerEntry, openImages, openModel, parseSet } from '@gaze/runner';
+import { MAPS_FILE, explainImages, explainerEntry, imageCount, openImages, openModel, parseSet } from '@gaze/runner';
 import cliProgress from 'cli-progress';
 import type { Argv, CommandModule } from 'yargs';
-import { CommandExit, backendFrom, type CliIO, type GlobalOptions } from '../cli.js';
-import { parseSize } from './model.js';
+import { CommandExit, backendFrom, parseSize, type CliIO, type GlobalOptions } from '../cli.js';
 
 interface ExplainArgs extends GlobalOptions {
   model: string;
@@ -63,6 +62,9 @@ export function explainCommand(io: CliIO): CommandModule<GlobalOptions, ExplainA
       const target = argv.target === 'predicted' ? 'predicted' : Number(argv.target);
       if (target !== 'predicted' && !Number.isInteger(target)) throw new GazeError(`--target takes predicted or a class index, got '${argv.target}'`, { where: '--target' });
       if (!Number.isInteger(argv.batch) || argv.batch < 1) throw new GazeError(`--batch must be a positive integer, got ${argv.batch}`, { where: '--batch' });
+      if (argv.resize !== undefined && (!Number.isInteger(argv.resize) || argv.resize < 0)) {
+        throw new GazeError(`--resize takes a whole number of pixels (0: stretch to the size), got ${argv.resize}`, { where: '--resize', hint: 'e.g. --resize 256 before a 224 crop' });
+      }
       const methodOptions: Record<string, unknown> = {};
       for (const set of argv.set) {
         const { path, value } = parseSet(set);
@@ -105,7 +107,7 @@ export function explainCommand(io: CliIO): CommandModule<GlobalOptions, ExplainA
       const bar = io.tty
         ? new cliProgress.SingleBar({ stream: process.stderr, format: `  ${argv.method} [{bar}] {value}/{total} images  ETA {eta_formatted}`, barsize: 24, hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic)
         : undefined;
-      const total = images.kind === 'folder' ? images.files.length : images.array.shape[0];
+      const total = imageCount(images);
       io.stdout(`${argv.method} on ${total} image${total === 1 ? '' : 's'} (${h}x${w}) with ${opened.format} model ${opened.path}${argv.layer ? ` at ${argv.layer}` : ''}\n`);
       bar?.start(total, 0);
       try {

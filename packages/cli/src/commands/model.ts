@@ -1,20 +1,12 @@
-import { GazeError, initBackend } from '@gaze/engine';
+import { initBackend } from '@gaze/engine';
 import { describeModel, openModel, type ModelDescription } from '@gaze/runner';
 import type { Argv, CommandModule } from 'yargs';
-import { backendFrom, type CliIO, type GlobalOptions } from '../cli.js';
+import { backendFrom, parseSize, type CliIO, type GlobalOptions } from '../cli.js';
 
 interface InspectArgs extends GlobalOptions {
   file: string;
   size?: string;
   json: boolean;
-}
-
-/** `224` or `224x192` (H x W). */
-export function parseSize(text: string | undefined, flag = '--size'): [number, number] | undefined {
-  if (text === undefined) return undefined;
-  const m = /^(\d+)(?:x(\d+))?$/.exec(text.trim());
-  if (!m) throw new GazeError(`${flag} takes a size like 224 or 224x192 (H x W), got '${text}'`, { where: flag });
-  return [Number(m[1]), Number(m[2] ?? m[1])];
 }
 
 const count = (n: number) => n.toLocaleString('en-US');

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { commonDatasetKeys, pipelineFor, registerDataset, type DatasetContext, type DatasetFactory } from '../registry.js';
 import { datasetFromSources, type ItemSource } from '../split.js';
 import type { Dataset, DatasetInfo, SplitName } from '../types.js';
-import { ImageFit, ImageSize, ShorterSide, decodeImage, sizeHW, type SourceRegion } from './image-decode.js';
+import { ImageFit, ImageSize, ShorterSide, checkShorterSide, decodeImage, sizeHW, type SourceRegion } from './image-decode.js';
 
 export const Cub200Config = z.strictObject({
   /** The `CUB_200_2011` directory (holding images.txt, images/, ...); relative to the config's directory. */
@@ -24,7 +24,7 @@ export const Cub200Config = z.strictObject({
   /** Read the 312 per-image attribute labels (needs attributes.txt and attributes/image_attribute_labels.txt). */
   attributes: z.boolean().default(true),
   ...commonDatasetKeys,
-});
+}).superRefine(checkShorterSide);
 export type Cub200Config = z.infer<typeof Cub200Config>;
 
 /** The metadata files of the CUB-200-2011 release, relative to `CUB_200_2011/`. */

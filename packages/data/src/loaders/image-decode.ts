@@ -1,4 +1,6 @@
+import { readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { extname, join } from 'node:path';
 import sharp from 'sharp';
 import { z } from 'zod';
 import { clipBox } from '../box.js';
@@ -25,6 +27,33 @@ export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.webp'] as const;
 
 export function sizeHW(size: ImageSize): [number, number] {
   return typeof size === 'number' ? [size, size] : size;
+}
+
+/** `shorterSide:` below the crop leaves nothing to cut out; checked once in the config, not per image. */
+export function checkShorterSide(config: { shorterSide?: number; size: ImageSize }, ctx: z.RefinementCtx): void {
+  if (config.shorterSide === undefined) return;
+  const [h, w] = sizeHW(config.size);
+  if (config.shorterSide < Math.max(h, w)) {
+    ctx.addIssue({ code: 'custom', path: ['shorterSide'], message: `shorterSide ${config.shorterSide} is smaller than the ${h}x${w} crop (size); make it at least ${Math.max(h, w)}, or leave it out` });
+  }
+}
+
+/**
+ * Image files in `dir` (hidden ones left out) as `/`-separated paths relative to it, each folder's
+ * entries in name order; `recursive` descends into sub-folders depth first.
+ */
+export function listImageFiles(dir: string, options: { recursive: boolean }): string[] {
+  const out: string[] = [];
+  const visit = (d: string, prefix: string) => {
+    for (const entry of readdirSync(d, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+      if (entry.name.startsWith('.')) continue;
+      if (entry.isDirectory()) {
+        if (options.recursive) visit(join(d, entry.name), `${prefix}${entry.name}/`);
+      } else if (entry.isFile() && (IMAGE_EXTENSIONS as readonly string[]).includes(extname(entry.name).toLowerCase())) out.push(prefix + entry.name);
+    }
+  };
+  visit(dir, '');
+  return out;
 }
 
 /**
@@ -111,6 +140,10 @@ export type DecodedImage = Pick<Item, 'id' | 'height' | 'width' | 'channels' | '
  */
 export async function decodeImage(input: string | Buffer, id: string, options: DecodeOptions): Promise<DecodedImage> {
   const [outH, outW] = options.size;
+  // A setting, not the image: outside the try so it is not taken for an unreadable file.
+  if (options.shorterSide !== undefined && options.shorterSide < Math.max(outH, outW)) {
+    throw new Error(`shorterSide ${options.shorterSide} is smaller than the ${outH}x${outW} crop`);
+  }
   try {
     // Reading the bytes once lets the header read and the decode share them (about 20% faster
     // than handing sharp the path). failOn 'warning' (sharp's default, stated): a truncated file
@@ -128,9 +161,6 @@ export async function decodeImage(input: string | Buffer, id: string, options: D
       height = Math.min(meta.height, Math.ceil(r.y1)) - top;
       if (width < 1 || height < 1) throw new Error(`crop region ${JSON.stringify(r)} lies outside the ${meta.width}x${meta.height} image`);
       if (left > 0 || top > 0 || width < meta.width || height < meta.height) img.extract({ left, top, width, height });
-    }
-    if (options.shorterSide !== undefined && options.shorterSide < Math.max(outH, outW)) {
-      throw new Error(`shorterSide ${options.shorterSide} is smaller than the ${outH}x${outW} crop`);
     }
     const g = fitGeometry(width, height, outW, outH, options.fit, options.shorterSide);
     img.flatten({ background: '#000000' }).toColourspace('srgb').resize(g.scaledW, g.scaledH, { fit: 'fill' });

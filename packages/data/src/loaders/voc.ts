@@ -8,7 +8,7 @@ import { boxArea } from '../box.js';
 import { commonDatasetKeys, pipelineFor, registerDataset, type DatasetContext, type DatasetFactory } from '../registry.js';
 import { datasetFromSources, type ItemSource } from '../split.js';
 import { SPLIT_NAMES, type Box, type Dataset, type DatasetInfo, type SplitName } from '../types.js';
-import { ImageFit, ImageSize, ShorterSide, decodeImage, mapLimited, sizeHW } from './image-decode.js';
+import { ImageFit, ImageSize, ShorterSide, checkShorterSide, decodeImage, mapLimited, sizeHW } from './image-decode.js';
 
 /** The 20 classes in the order of the VOC devkit (VOCinit.m), which fixes the label indices. */
 export const VOC_CLASSES = [
@@ -29,7 +29,7 @@ export const VocConfig = z.strictObject({
     .strictObject({ train: z.string().min(1).default('train'), val: z.string().min(1).default('val'), test: z.string().min(1).default('test') })
     .default({ train: 'train', val: 'val', test: 'test' }),
   ...commonDatasetKeys,
-});
+}).superRefine(checkShorterSide);
 export type VocConfig = z.infer<typeof VocConfig>;
 
 /** Annotation files read in flight while loading. */
@@ -62,9 +62,12 @@ function primaryLabel(boxes: readonly Box[]): number {
 /**
  * Parses one VOC annotation (also the format of ILSVRC's bounding-box XMLs); `file` names it in
  * errors. Object names are looked up in `classes` (default the VOC classes); with `unknown:
- * 'skip'` an object of another class is left out instead of failing.
+ * 'skip'` an object of another class is left out instead of failing, and a file with no object
+ * of a listed class gives undefined (the caller leaves the image out).
  */
-export function parseVocAnnotation(xml: string, file: string, classes: readonly string[] = VOC_CLASSES, unknown: 'error' | 'skip' = 'error'): VocAnnotation {
+export function parseVocAnnotation(xml: string, file: string, classes?: readonly string[], unknown?: 'error'): VocAnnotation;
+export function parseVocAnnotation(xml: string, file: string, classes: readonly string[], unknown: 'skip'): VocAnnotation | undefined;
+export function parseVocAnnotation(xml: string, file: string, classes: readonly string[] = VOC_CLASSES, unknown: 'error' | 'skip' = 'error'): VocAnnotation | undefined {
   let doc: { annotation?: { object?: unknown } };
   try {
     doc = parser.parse(xml);
@@ -86,7 +89,8 @@ export function parseVocAnnotation(xml: string, file: string, classes: readonly 
     // VOC pixels are 1-based and inclusive: pixel columns xmin..xmax are edges xmin-1..xmax.
     return [{ x0: Math.max(0, xmin - 1), y0: Math.max(0, ymin - 1), x1: xmax, y1: ymax, label, difficult: String(o.difficult ?? '0').trim() === '1' }];
   });
-  if (boxes.length === 0) throw new GazeError('no <object> of a known class', { where: file, hint: `the classes are ${classes.slice(0, 30).join(', ')}${classes.length > 30 ? ', ...' : ''}` });
+  // Only in skip mode (an unknown class throws otherwise): every object was of an unlisted class.
+  if (boxes.length === 0) return undefined;
   return { boxes, label: primaryLabel(boxes), classes: [...new Set(boxes.map((b) => b.label))].sort((a, b) => a - b) };
 }
 

@@ -5,7 +5,7 @@ import { initBackend } from '@gaze/engine';
 import { gazeError } from '@gaze/engine/testing';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDataset } from '../../src/index.js';
+import { createDataset, parseVocAnnotation } from '../../src/index.js';
 
 // ILSVRC 2012 as users have it: the class list in torchvision's order (LOC_synset_mapping.txt),
 // the val images flat or in wnid folders, and one Pascal-VOC-style XML of boxes per val image.
@@ -66,6 +66,28 @@ describe('image-folder: the ILSVRC 2012 val layouts', () => {
     const item = await split.item(0);
     expect(item.label).toBe(2);
     expect(item.boxes?.[0].label).toBe(2);
+  });
+
+  it('leaves out an image whose XML has only objects of unlisted classes, and counts it with the unannotated', async () => {
+    const ids = SYNSETS.map((l) => l.split(' ')[0]);
+    const unlisted = xml('x', [{ wnid: 'n09999999', box: [1, 1, 5, 5] }]);
+    expect(parseVocAnnotation(unlisted, 'x.xml', ids, 'skip')).toBeUndefined();
+    expect(() => parseVocAnnotation(unlisted, 'x.xml', ids)).toThrow("object 1 has the unknown class 'n09999999'");
+    // A listed object among unlisted ones keeps the image, with that object's box only.
+    expect(parseVocAnnotation(xml('y', [{ wnid: 'n09999999', box: [1, 1, 5, 5] }, { wnid: 'n01440764', box: [2, 2, 9, 9] }]), 'y.xml', ids, 'skip')?.boxes).toEqual([{ x0: 1, y0: 1, x1: 9, y1: 9, label: 0, difficult: false }]);
+
+    const dir = join(root, 'mixed');
+    mkdirSync(join(dir, 'images'), { recursive: true });
+    mkdirSync(join(dir, 'bbox'));
+    const png = await sharp(Buffer.alloc(40 * 20 * 3, 90), { raw: { width: 40, height: 20, channels: 3 } }).png().toBuffer();
+    for (const stem of ['a', 'b']) writeFileSync(join(dir, 'images', `${stem}.png`), png);
+    writeFileSync(join(dir, 'bbox', 'a.xml'), xml('a', [{ wnid: 'n01443537', box: [1, 1, 20, 10] }]));
+    writeFileSync(join(dir, 'bbox', 'b.xml'), xml('b', [{ wnid: 'n09999999', box: [1, 1, 20, 10] }, { wnid: 'n08888888', box: [2, 2, 8, 8] }]));
+    const lines: string[] = [];
+    const ds = await createDataset({ type: 'image-folder', root: join(dir, 'images'), annotations: join(dir, 'bbox'), classes: join(root, 'LOC_synset_mapping.txt'), ...common }, { seed: 0, log: (l) => lines.push(l) });
+    expect(lines.join('\n')).toContain('1 image(s) have no annotation of a listed class and are left out: b.png');
+    expect(ds.split('test').size).toBe(1);
+    expect((await ds.split('test').item(0)).label).toBe(1);
   });
 
   it('explains what is missing: a folder outside the class list, a flat folder without annotations or classes', async () => {

@@ -171,6 +171,20 @@ describe('image-folder dataset', () => {
     expect(greedy).toBeInstanceOf(GazeError);
     expect(greedy.message).toContain('leaves nothing to train on');
   });
+
+  it('rejects a shorterSide below the crop once, at its key, instead of skipping every image', async () => {
+    const small = (await createDataset({ type: 'image-folder', root: fixture, size: [32, 48], shorterSide: 40 }).catch((x: unknown) => x)) as GazeError;
+    expect(small).toBeInstanceOf(GazeError);
+    expect(small.where).toBe('dataset.shorterSide');
+    expect(small.message).toContain('shorterSide 40 is smaller than the 32x48 crop (size)');
+    for (const type of ['voc', 'cub200']) {
+      const e = (await createDataset({ type, root: tmp, size: 64, shorterSide: 32 }).catch((x: unknown) => x)) as GazeError;
+      expect(e.where, type).toBe('dataset.shorterSide');
+    }
+    // Equal to the crop's longer side is fine.
+    const ok = await createDataset({ type: 'image-folder', root: fixture, size: [32, 48], shorterSide: 48 }, { log: () => {} });
+    expect(ok.info.imageShape).toEqual([32, 48, 3]);
+  });
 });
 
 describe('decodeImage', () => {

@@ -23,8 +23,11 @@ export const LayersModelConfig = z.strictObject({
 });
 export type LayersModelConfig = z.infer<typeof LayersModelConfig>;
 
+/** Without inputShape / numClasses the model's own are used (`shapesFromModel`). */
+type LayersModelContext = Omit<BackboneContext, 'inputShape' | 'numClasses'> & Partial<Pick<BackboneContext, 'inputShape' | 'numClasses'>>;
+
 /** Loads a tfjs layers model (e.g. Keras VGG-16 / ResNet-50 through tensorflowjs_converter) from disk. */
-export async function layersModel(config: LayersModelConfig, ctx: BackboneContext): Promise<Classifier> {
+export async function layersModel(config: LayersModelConfig, ctx: LayersModelContext): Promise<Classifier> {
   let dir = resolve(ctx.baseDir, config.path);
   if (dir.endsWith('.json')) dir = dirname(dir);
   if (!existsSync(join(dir, MODEL_JSON))) {
@@ -52,12 +55,17 @@ export async function layersModel(config: LayersModelConfig, ctx: BackboneContex
   }
 }
 
-function buildFromModel(model: tf.LayersModel, config: LayersModelConfig, ctx: BackboneContext, dir: string): Classifier {
-  const [h, w, c] = ctx.inputShape;
+function buildFromModel(model: tf.LayersModel, config: LayersModelConfig, ctx: LayersModelContext, dir: string): Classifier {
   if (model.inputs.length !== 1) {
     throw new GazeError(`the model in ${dir} has ${model.inputs.length} inputs; a classifier takes one image`, { where: `${ctx.where}.path` });
   }
   const inShape = model.inputs[0].shape;
+  // Opened as is (no dataset): the model's own fixed input size.
+  const given = ctx.inputShape;
+  if (given === undefined && (inShape.length !== 4 || inShape.slice(1).some((d) => d === null))) {
+    throw new GazeError(`the model in ${dir} takes ${describeShape(inShape)} inputs; Gaze explains image classifiers [B,H,W,C] of a fixed size`, { where: `${ctx.where}.path` });
+  }
+  const [h, w, c] = given ?? (inShape.slice(1) as [number, number, number]);
   const fits = inShape.length === 4 && [h, w, c].every((d, i) => inShape[i + 1] === null || inShape[i + 1] === d);
   if (!fits) {
     throw new GazeError(`the model in ${dir} takes ${describeShape(inShape)} inputs but the dataset gives ${h}x${w}x${c} images`, {
@@ -93,7 +101,11 @@ function buildFromModel(model: tf.LayersModel, config: LayersModelConfig, ctx: B
       hint: `name a layer with a 2-D output: ${model.layers.filter((l) => rankOf(l) === 2).map((l) => l.name).join(', ')}`,
     });
   }
-  if (logitsShape[1] !== ctx.numClasses) {
+  const numClasses = ctx.numClasses ?? logitsShape[1];
+  if (numClasses === null) {
+    throw new GazeError(`the logits layer '${logits.layer}' outputs ${describeShape(logitsShape)}, with no fixed class count`, { where: `${ctx.where}.logitsLayer` });
+  }
+  if (logitsShape[1] !== numClasses) {
     throw new GazeError(`the model scores ${logitsShape[1]} classes but the dataset has ${ctx.numClasses}`, {
       where: `${ctx.where}.path`,
       hint: 'use a dataset with the classes the model was trained on (e.g. ImageNet for Keras VGG-16 / ResNet-50), or a model trained on this dataset',
@@ -103,7 +115,7 @@ function buildFromModel(model: tf.LayersModel, config: LayersModelConfig, ctx: B
     version: CLASSIFIER_FORMAT_VERSION,
     type: 'layers-model',
     inputShape: [h, w, c],
-    numClasses: ctx.numClasses,
+    numClasses,
     taps: taps.map((name) => ({ name, layer: name })),
     logits,
     preprocess: config.preprocess,
@@ -112,30 +124,36 @@ function buildFromModel(model: tf.LayersModel, config: LayersModelConfig, ctx: B
   return new LayersClassifier(model, spec);
 }
 
-/** Where the pre-softmax scores are: a layer's output (its activation removed if it had one) or an activation layer's input. */
-function resolveLogits(model: tf.LayersModel, requested: string | undefined, ctx: BackboneContext): ClassifierSpec['logits'] {
+/**
+ * Where the pre-softmax scores are: a layer's output (its activation removed if it had one) or an
+ * activation layer's input. Unnamed, the model's output, looked through only with
+ * `ctx.logitsBeforeActivation`.
+ */
+function resolveLogits(model: tf.LayersModel, requested: string | undefined, ctx: LayersModelContext): ClassifierSpec['logits'] {
   const where = `${ctx.where}.logitsLayer`;
+  let layer: tf.layers.Layer;
   if (requested === undefined) {
     if (model.outputs.length !== 1) {
       throw new GazeError(`the model has ${model.outputs.length} outputs`, { where, hint: `set logitsLayer to the layer that scores the classes: ${model.outputs.map((o) => o.sourceLayer.name).join(', ')}` });
     }
-    const layer = model.outputs[0].sourceLayer;
+    layer = model.outputs[0].sourceLayer;
     const activation = activationOf(layer);
-    if (activation !== undefined) {
+    if (activation !== undefined && !ctx.logitsBeforeActivation) {
       throw new GazeError(`the model's output layer '${layer.name}' applies ${activation}, so it gives probabilities, not logits`, {
         where,
         hint: `set logitsLayer: ${layer.name} to use its scores before the ${activation}${isActivationLayer(layer) ? ` (the input of '${layer.name}')` : ''}`,
       });
     }
-    return { layer: layer.name, from: 'output' };
-  }
-  const layer = model.layers.find((l) => l.name === requested);
-  if (!layer) {
-    const guess = didYouMean(requested, model.layers.map((l) => l.name));
-    throw new GazeError(`the model has no layer '${requested}'${guess ? ` (did you mean '${guess}'?)` : ''}`, {
-      where,
-      hint: `layers with 2-D outputs: ${model.layers.filter((l) => rankOf(l) === 2).map((l) => l.name).join(', ')}`,
-    });
+  } else {
+    const found = model.layers.find((l) => l.name === requested);
+    if (!found) {
+      const guess = didYouMean(requested, model.layers.map((l) => l.name));
+      throw new GazeError(`the model has no layer '${requested}'${guess ? ` (did you mean '${guess}'?)` : ''}`, {
+        where,
+        hint: `layers with 2-D outputs: ${model.layers.filter((l) => rankOf(l) === 2).map((l) => l.name).join(', ')}`,
+      });
+    }
+    layer = found;
   }
   if (activationOf(layer) === undefined) return { layer: layer.name, from: 'output' };
   if (isActivationLayer(layer)) return { layer: layer.name, from: 'input' };
@@ -187,6 +205,7 @@ export const layersModelBackbone: BackboneFactory<LayersModelConfig> = {
   type: 'layers-model',
   describe: 'a tfjs layers model from disk (e.g. Keras VGG-16 / ResNet-50 via tensorflowjs_converter), taps by layer name',
   configSchema: LayersModelConfig,
+  shapesFromModel: true,
   create: layersModel,
 };
 

@@ -16,12 +16,22 @@ export interface BackboneContext {
   baseDir: string;
   /** Where the config came from, for error messages (`backbone` or `config.yaml:4:3 backbone`). */
   where: string;
+  /**
+   * With no logits layer named, score with the output's pre-activation values instead of failing
+   * (opening a model file as is; ONNX models always do).
+   */
+  logitsBeforeActivation?: boolean;
 }
+
+/** What `createClassifier` takes: a backbone that loads a model may leave its input shape and class count to it. */
+export type ClassifierContext = Partial<BackboneContext>;
 
 export interface BackboneFactory<C = unknown> {
   type: string;
   describe: string;
   configSchema: z.ZodType<C>;
+  /** Reads inputShape and numClasses from the model it loads when the context leaves them out. */
+  shapesFromModel?: boolean;
   create(config: C, context: BackboneContext): Promise<Classifier>;
 }
 
@@ -61,11 +71,21 @@ export function parseBackboneConfig(raw: unknown, where = 'backbone'): { type: s
   return { type, factory, config: parseConfig(factory.configSchema, options, where) };
 }
 
-/** Builds (or loads) the classifier a backbone config describes. */
-export async function createClassifier(raw: unknown, context: Partial<BackboneContext> & Pick<BackboneContext, 'inputShape' | 'numClasses'>): Promise<Classifier> {
-  const full: BackboneContext = { seed: 0, baseDir: process.cwd(), where: 'backbone', ...context };
-  const { factory, config } = parseBackboneConfig(raw, full.where);
-  return factory.create(config, full);
+/**
+ * Builds (or loads) the classifier a backbone config describes. Only a backbone with
+ * `shapesFromModel` may go without inputShape and numClasses.
+ */
+export async function createClassifier(raw: unknown, context: ClassifierContext): Promise<Classifier> {
+  const full = { seed: 0, baseDir: process.cwd(), where: 'backbone', ...context };
+  const { type, factory, config } = parseBackboneConfig(raw, full.where);
+  if ((full.inputShape === undefined || full.numClasses === undefined) && !factory.shapesFromModel) {
+    throw new GazeError(`the ${type} backbone needs the input shape and class count of the data`, {
+      where: full.where,
+      hint: `pass inputShape and numClasses; backbones that read them from the model they load: ${[...factories.values()].filter((f) => f.shapesFromModel).map((f) => f.type).join(', ') || 'none'}`,
+    });
+  }
+  // Backbones with shapesFromModel check for the missing ones themselves.
+  return factory.create(config, full as BackboneContext);
 }
 
 /** A way of saving classifiers other than a tfjs layers model (an ONNX backbone keeps its .onnx file). */
@@ -78,6 +98,12 @@ export interface SavedClassifierFormat {
 
 const savedFormats = new Map<string, SavedClassifierFormat>();
 
+/** The registered saved format (not a tfjs layers model) `dir` holds, if any. */
+export function savedClassifierFormat(dir: string): SavedClassifierFormat | undefined {
+  const root = resolve(dir);
+  return [...savedFormats.values()].find((f) => f.detect(root));
+}
+
 /** Lets `loadClassifier` read another saved format; the package that saves it registers it when imported. */
 export function registerSavedClassifierFormat(format: SavedClassifierFormat): void {
   savedFormats.set(format.name, format);
@@ -87,7 +113,7 @@ export function registerSavedClassifierFormat(format: SavedClassifierFormat): vo
 export async function loadClassifier(dir: string): Promise<Classifier> {
   const root = resolve(dir);
   if (!existsSync(join(root, MODEL_JSON))) {
-    const format = [...savedFormats.values()].find((f) => f.detect(root));
+    const format = savedClassifierFormat(root);
     if (format) return format.load(root);
     throw new GazeError(`no saved classifier at ${root} (no ${MODEL_JSON})`, { hint: 'point at the directory a classifier was saved to, e.g. a run\'s checkpoints/classifier' });
   }

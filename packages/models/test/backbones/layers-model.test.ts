@@ -102,6 +102,41 @@ describe('layers-model', () => {
     });
   });
 
+  it('opened as is: input shape and class count from the model, logits before a separate Softmax layer', async () => {
+    await withTmpDir(async (root) => {
+      const input = tf.input({ shape: [6, 5, 2] });
+      const conv = tf.layers.conv2d({ name: 'conv', filters: 3, kernelSize: 1, kernelInitializer: tf.initializers.glorotUniform({ seed: 4 }) }).apply(input) as tf.SymbolicTensor;
+      const pooled = tf.layers.globalAveragePooling2d({}).apply(conv) as tf.SymbolicTensor;
+      const fc = tf.layers.dense({ name: 'fc', units: 4, kernelInitializer: tf.initializers.glorotUniform({ seed: 5 }), biasInitializer: 'ones' }).apply(pooled) as tf.SymbolicTensor;
+      const probs = tf.layers.softmax({ name: 'probs' }).apply(fc) as tf.SymbolicTensor;
+      const direct = tf.model({ inputs: input, outputs: probs });
+      await saveLayersModel(direct, root);
+      expect(direct.getLayer('probs').getClassName()).toBe('Softmax');
+
+      // Without logitsBeforeActivation the softmax output is still refused.
+      const e = await gazeError(() => createClassifier({ type: 'layers-model', path: root }, { where: 'model' }));
+      expect(e.where).toBe('model.logitsLayer');
+      expect(e.message).toContain("output layer 'probs' applies softmax");
+
+      const c = await createClassifier({ type: 'layers-model', path: root }, { where: 'model', logitsBeforeActivation: true });
+      expect([c.inputShape, c.numClasses, c.taps]).toEqual([[6, 5, 2], 4, ['conv']]);
+      const x = images([2, 6, 5, 2], 3);
+      const expected = tf.model({ inputs: direct.inputs, outputs: fc }).predict(x) as tf.Tensor;
+      const logits = c.logits(x);
+      expect(maxDiff(values(logits), values(expected))).toBeLessThan(1e-5);
+      tf.dispose([x, expected, logits]);
+      c.dispose();
+      direct.dispose();
+    });
+  });
+
+  it('only a backbone that loads a model goes without the data\'s shapes', async () => {
+    const e = await gazeError(() => createClassifier({ type: 'vgg-small' }, { where: 'model' }));
+    expect(e.where).toBe('model');
+    expect(e.message).toBe('the vgg-small backbone needs the input shape and class count of the data');
+    expect(e.hint).toContain('layers-model');
+  });
+
   it('explains what is wrong with the config or the model', async () => {
     await withTmpDir(async (root) => {
       const direct = kerasLike();

@@ -1,9 +1,9 @@
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { extname, join, relative, resolve, sep } from 'node:path';
-import { IMAGE_EXTENSIONS, decodeImage, decodeFailureReason } from '@gaze/data';
+import { join, resolve } from 'node:path';
+import { UnreadableItemError, decodeImage, listImageFiles } from '@gaze/data';
 import { GazeError, NpyWriter, readNpy, tf, writeFileAtomic, type NpyArray } from '@gaze/engine';
-import { createExplainer, explainerFactory, explainerTypes } from '@gaze/explainers';
+import { createExplainer, explainerFactory } from '@gaze/explainers';
 import type { Classifier } from '@gaze/models';
 import { formatCsv, renderOverlay } from '@gaze/report';
 import { z } from 'zod';
@@ -47,21 +47,8 @@ export const INDEX_FILE = 'index.csv';
 export const OVERLAY_DIR = 'overlays';
 export const README_FILE = 'README.txt';
 
-/** Every image file under `dir` (recursively, hidden ones left out), relative, in sorted order. */
-export function listImageFiles(dir: string): string[] {
-  const root = resolve(dir);
-  const out: string[] = [];
-  const visit = (d: string) => {
-    for (const entry of readdirSync(d, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      if (entry.name.startsWith('.')) continue;
-      const full = join(d, entry.name);
-      if (entry.isDirectory()) visit(full);
-      else if (entry.isFile() && (IMAGE_EXTENSIONS as readonly string[]).includes(extname(entry.name).toLowerCase())) out.push(relative(root, full).split(sep).join('/'));
-    }
-  };
-  visit(root);
-  return out;
-}
+// The lister --images uses (recursive), kept under this name for the runner's callers.
+export { listImageFiles };
 
 /**
  * Reads `--images`: a folder (decoded and cropped to the model's input) or a .npy array
@@ -72,9 +59,16 @@ export async function openImages(path: string, inputShape: readonly [number, num
   if (!existsSync(full)) throw new GazeError(`no images at ${full}`, { where: '--images', hint: 'give a folder of .png/.jpg/.jpeg/.webp files or a .npy array [N,3,H,W]' });
   const [h, w, c] = inputShape;
   if (statSync(full).isDirectory()) {
-    const files = listImageFiles(full);
+    const files = listImageFiles(full, { recursive: true });
     if (files.length === 0) throw new GazeError(`${full} holds no image files (.png, .jpg, .jpeg, .webp)`, { where: '--images' });
     if (c !== 3) throw new GazeError(`the model takes ${c}-channel images; a folder of images decodes to RGB`, { where: '--images', hint: 'give a .npy array with the model input instead' });
+    // Checked once here: per image it would make every file look unreadable.
+    if (options.shorterSide !== undefined && options.shorterSide < Math.max(h, w)) {
+      throw new GazeError(`--resize ${options.shorterSide} scales each image's shorter side below the model's ${h}x${w} input, leaving nothing to crop`, {
+        where: '--resize',
+        hint: `give --resize ${Math.max(h, w)} or more (torchvision: 256 for 224), or --resize 0 to stretch each image to ${h}x${w}`,
+      });
+    }
     return { kind: 'folder', dir: full, files, shorterSide: options.shorterSide };
   }
   if (!full.endsWith('.npy')) throw new GazeError(`${full} is neither a folder nor a .npy file`, { where: '--images' });
@@ -91,35 +85,54 @@ export async function openImages(path: string, inputShape: readonly [number, num
   return { kind: 'npy', path: full, array, layout: nchw ? 'NCHW' : 'NHWC' };
 }
 
-function imageCount(source: ImageSource): number {
+/** How many images the source holds (a folder's unreadable files included). */
+export function imageCount(source: ImageSource): number {
   return source.kind === 'folder' ? source.files.length : source.array.shape[0];
 }
 
-/** Images [b, H, W, C] for items [start, end); a folder's unreadable files come back in `skipped`. */
-async function loadBatch(source: ImageSource, start: number, end: number, [h, w, c]: readonly [number, number, number]): Promise<{ x: tf.Tensor4D; ids: string[]; skipped: { file: string; reason: string }[] }> {
+interface LoadedBatch {
+  x: tf.Tensor4D;
+  /** x's values on the host, [b, H, W, C]. */
+  pixels: Float32Array;
+  ids: string[];
+  skipped: { file: string; reason: string }[];
+}
+
+/** Images [b, H, W, C] for items [start, end), built on the host; a folder's unreadable files come back in `skipped`. */
+async function loadBatch(source: ImageSource, start: number, end: number, [h, w, c]: readonly [number, number, number]): Promise<LoadedBatch> {
   if (source.kind === 'npy') {
     const per = h * w * c;
-    const data = Float32Array.from(source.array.data.subarray(start * per, end * per));
-    const x = tf.tidy(() => {
-      const t = source.layout === 'NCHW' ? tf.transpose(tf.tensor4d(data, [end - start, c, h, w]), [0, 2, 3, 1]) : tf.tensor4d(data, [end - start, h, w, c]);
-      return t as tf.Tensor4D;
-    });
-    return { x, ids: Array.from({ length: end - start }, (_, i) => String(start + i)), skipped: [] };
+    const rows = source.array.data.subarray(start * per, end * per);
+    const pixels = source.layout === 'NHWC' ? Float32Array.from(rows) : nchwToNhwc(rows, end - start, h, w, c);
+    return { x: tf.tensor4d(pixels, [end - start, h, w, c]), pixels, ids: Array.from({ length: end - start }, (_, i) => String(start + i)), skipped: [] };
   }
   const decoded = await Promise.all(
     source.files.slice(start, end).map(async (file) => {
       try {
         return await decodeImage(join(source.dir, file), file, { size: [h, w], fit: 'fill', shorterSide: source.shorterSide });
       } catch (error) {
-        return { file, reason: decodeFailureReason(error) };
+        if (!(error instanceof UnreadableItemError)) throw error;
+        return { file, reason: error.reason };
       }
     }),
   );
   const ok = decoded.filter((d): d is Awaited<ReturnType<typeof decodeImage>> => 'image' in d);
   const skipped = decoded.filter((d): d is { file: string; reason: string } => !('image' in d));
-  const data = new Float32Array(ok.length * h * w * 3);
-  ok.forEach((d, i) => data.set(d.image, i * h * w * 3));
-  return { x: tf.tensor4d(data, [ok.length, h, w, 3]), ids: ok.map((d) => d.id), skipped };
+  const pixels = new Float32Array(ok.length * h * w * 3);
+  ok.forEach((d, i) => pixels.set(d.image, i * h * w * 3));
+  return { x: tf.tensor4d(pixels, [ok.length, h, w, 3]), pixels, ids: ok.map((d) => d.id), skipped };
+}
+
+function nchwToNhwc(data: ArrayLike<number>, n: number, h: number, w: number, c: number): Float32Array {
+  const out = new Float32Array(n * h * w * c);
+  const plane = h * w;
+  for (let b = 0; b < n; b++) {
+    for (let k = 0; k < c; k++) {
+      const from = (b * c + k) * plane;
+      for (let p = 0; p < plane; p++) out[(b * plane + p) * c + k] = data[from + p];
+    }
+  }
+  return out;
 }
 
 /** An overlay file name for an item id: its path with separators as '__', extension dropped. */
@@ -129,10 +142,7 @@ export function overlayName(id: string): string {
 
 /** The explainer entry for `method` with `options`, checked: an unknown method or key is a GazeError naming the flag. */
 export function explainerEntry(method: string, options: Record<string, unknown>): { type: string } & Record<string, unknown> {
-  if (!explainerTypes().includes(method)) {
-    explainerFactory(method); // throws the did-you-mean
-  }
-  const schema = explainerFactory(method).configSchema;
+  const schema = explainerFactory(method).configSchema; // an unknown method throws the did-you-mean
   const keys = schema instanceof z.ZodObject ? Object.keys(schema.shape) : [];
   for (const key of Object.keys(options)) {
     if (!keys.includes(key)) {
@@ -153,7 +163,7 @@ export function explainerEntry(method: string, options: Record<string, unknown>)
  */
 export async function explainImages(options: ExplainImagesOptions): Promise<ExplainImagesResult> {
   const { classifier, images } = options;
-  const [h, w] = classifier.inputShape;
+  const [h, w, c] = classifier.inputShape;
   const entry = explainerEntry(options.method, options.methodOptions ?? {});
   const explainer = createExplainer(entry, { classifier, seed: options.seed ?? 0, where: options.method });
   if (options.target !== 'predicted' && (!Number.isInteger(options.target) || options.target < 0 || options.target >= classifier.numClasses)) {
@@ -174,37 +184,42 @@ export async function explainImages(options: ExplainImagesOptions): Promise<Expl
         interrupted = true;
         break;
       }
-      const { x, ids, skipped: lost } = await loadBatch(images, b * options.batchSize, Math.min(total, (b + 1) * options.batchSize), classifier.inputShape);
+      const { x, pixels, ids, skipped: lost } = await loadBatch(images, b * options.batchSize, Math.min(total, (b + 1) * options.batchSize), classifier.inputShape);
       for (const s of lost) options.log?.(`skipped unreadable ${s.file} (${s.reason})`);
       skipped.push(...lost);
-      if (ids.length > 0) {
-        const logits = classifier.logits(x);
-        const logitValues = (await logits.data()) as Float32Array;
-        const k = classifier.numClasses;
-        const targets = ids.map((_, i) => (options.target === 'predicted' ? argmax(logitValues.subarray(i * k, (i + 1) * k)) : options.target));
-        const target = tf.tensor1d(targets, 'int32');
-        const map = await explainer.explain(x, target, { normalize: false });
-        const mapValues = (await map.data()) as Float32Array;
-        const probabilities = tf.tidy(() => tf.softmax(logits).dataSync());
-        await maps.append(mapValues);
-        await logitsFile.append(logitValues);
-        const pixels = options.overlays === false ? undefined : await displayImages(x);
-        for (let i = 0; i < ids.length; i++) {
-          const index = maps.items - ids.length + i;
-          const score = logitValues[i * k + targets[i]];
-          rows.push([index, ids[i], targets[i], score, probabilities[i * k + targets[i]]]);
-          if (pixels) {
-            const png = await renderOverlay({
-              image: { image: pixels.subarray(i * h * w * 3, (i + 1) * h * w * 3), height: h, width: w, channels: 3, caption: '' },
-              map: mapValues.subarray(i * h * w, (i + 1) * h * w),
-              title: `${ids[i]}  ${options.method}  target ${targets[i]}`,
-            });
-            await writeFileAtomic(join(out, OVERLAY_DIR, `${overlayName(ids[i])}.png`), png);
+      // Freed even when the explainer throws.
+      const held: tf.Tensor[] = [x];
+      try {
+        if (ids.length > 0) {
+          const logits = classifier.logits(x);
+          held.push(logits);
+          const logitValues = (await logits.data()) as Float32Array;
+          const k = classifier.numClasses;
+          const targets = ids.map((_, i) => (options.target === 'predicted' ? argmax(logitValues.subarray(i * k, (i + 1) * k)) : options.target));
+          const target = tf.tensor1d(targets, 'int32');
+          held.push(target);
+          const map = await explainer.explain(x, target, { normalize: false });
+          held.push(map);
+          const mapValues = (await map.data()) as Float32Array;
+          await maps.append(mapValues);
+          await logitsFile.append(logitValues);
+          const shown = options.overlays === false ? undefined : images.kind === 'npy' ? displayRange(pixels, ids.length) : pixels;
+          for (let i = 0; i < ids.length; i++) {
+            const index = maps.items - ids.length + i;
+            const row = logitValues.subarray(i * k, (i + 1) * k);
+            rows.push([index, ids[i], targets[i], row[targets[i]], softmaxAt(row, targets[i])]);
+            if (shown) {
+              const png = await renderOverlay({
+                image: { image: shown.subarray(i * h * w * c, (i + 1) * h * w * c), height: h, width: w, channels: c, caption: '' },
+                map: mapValues.subarray(i * h * w, (i + 1) * h * w),
+                title: `${ids[i]}  ${options.method}  target ${targets[i]}`,
+              });
+              await writeFileAtomic(join(out, OVERLAY_DIR, `${overlayName(ids[i])}.png`), png);
+            }
           }
         }
-        tf.dispose([x, logits, target, map]);
-      } else {
-        x.dispose();
+      } finally {
+        tf.dispose(held);
       }
       options.onProgress?.({ batch: b + 1, batches, images: maps.items, total });
     }
@@ -223,18 +238,30 @@ export async function explainImages(options: ExplainImagesOptions): Promise<Expl
   return { out, images: maps.items, skipped, interrupted, files };
 }
 
-/** The batch as displayable RGB in [0,1]: folder images are already; a model-input .npy is min-max scaled per image. */
-async function displayImages(x: tf.Tensor4D): Promise<Float32Array> {
-  const shown = tf.tidy(() => {
-    const channels = x.shape[3] === 3 ? x : tf.tile(x.slice([0, 0, 0, 0], [-1, -1, -1, 1]), [1, 1, 1, 3]);
-    const min = tf.min(channels, [1, 2, 3], true);
-    const max = tf.max(channels, [1, 2, 3], true);
-    const inRange = tf.logicalAnd(tf.greaterEqual(tf.min(min), 0), tf.lessEqual(tf.max(max), 1)).dataSync()[0] === 1;
-    return inRange ? channels.clone() : tf.div(tf.sub(channels, min), tf.maximum(tf.sub(max, min), 1e-12));
+/** A model-input .npy batch for display: as is when all of it lies in [0,1], else min-max scaled per image. */
+function displayRange(pixels: Float32Array, n: number): Float32Array {
+  const per = pixels.length / n;
+  const lo = new Float32Array(n).fill(Infinity);
+  const hi = new Float32Array(n).fill(-Infinity);
+  for (let i = 0; i < pixels.length; i++) {
+    const b = Math.floor(i / per);
+    if (pixels[i] < lo[b]) lo[b] = pixels[i];
+    if (pixels[i] > hi[b]) hi[b] = pixels[i];
+  }
+  if (lo.every((v) => v >= 0) && hi.every((v) => v <= 1)) return pixels;
+  return pixels.map((v, i) => {
+    const b = Math.floor(i / per);
+    return (v - lo[b]) / Math.max(hi[b] - lo[b], 1e-12);
   });
-  const data = (await shown.data()) as Float32Array;
-  shown.dispose();
-  return data;
+}
+
+/** softmax(row)[j], shifted by the maximum so large logits do not overflow. */
+function softmaxAt(row: Float32Array, j: number): number {
+  let max = -Infinity;
+  for (const v of row) if (v > max) max = v;
+  let sum = 0;
+  for (const v of row) sum += Math.exp(v - max);
+  return Math.exp(row[j] - max) / sum;
 }
 
 function argmax(v: ArrayLike<number>): number {

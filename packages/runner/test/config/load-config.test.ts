@@ -69,6 +69,14 @@ describe('loadExperimentConfig', () => {
     expect(problems).toEqual([{ where: '--set dataset.classes=1 dataset.classes', message: 'must be >= 2, got number 1' }]);
   });
 
+  it('reports a shorterSide below the crop at its key, once for the config', () => {
+    const file = tempConfig('experiment: {name: x}\ndataset:\n  type: image-folder\n  root: images\n  size: 224\n  shorterSide: 200\nbackbone: {type: vgg-small}\n');
+    const problems = problemsOf(() => loadExperimentConfig(file));
+    expect(problems).toHaveLength(1);
+    expect(problems[0].where).toMatch(/exp\.yaml:6:16 dataset\.shorterSide$/);
+    expect(problems[0].message).toContain('shorterSide 200 is smaller than the 224x224 crop (size)');
+  });
+
   it('applies --set overrides with YAML values', () => {
     const loaded = loadExperimentConfig(fixture('base.yaml'), { sets: ['train.lr=0.05', 'backbone.channels=[8, 16]', 'experiment.name=other'] });
     expect(loaded.config.train?.lr).toBe(0.05);
