@@ -56,6 +56,10 @@ export const GallerySection = z.strictObject({
 });
 export type GallerySection = z.infer<typeof GallerySection>;
 
+/** What `evaluationSet.saveMaps` may say (`gaze run --save-maps`). */
+export const SAVE_MAPS_MODES = ['none', 'npy', 'png', 'both'] as const;
+export type SaveMapsMode = (typeof SAVE_MAPS_MODES)[number];
+
 /** `evaluationSet:` — which images the `evaluation:` evaluators score every explainer on. */
 export const EvaluationSetSection = z.strictObject({
   split: z.enum(['train', 'val', 'test']).default('test'),
@@ -65,6 +69,8 @@ export const EvaluationSetSection = z.strictObject({
   batchSize: z.int().min(1).default(32),
   /** Bootstrap resamples for the 95% CIs of mean metrics (0: no CIs). */
   bootstrap: z.int().min(0).default(1000),
+  /** Write each method's maps under maps/<method>/: none, npy (raw maps.npy and index.csv), png (overlays), or both. */
+  saveMaps: z.enum(SAVE_MAPS_MODES).default('none'),
 });
 export type EvaluationSetSection = z.infer<typeof EvaluationSetSection>;
 
@@ -82,6 +88,30 @@ export const UnitAblationSection = z.strictObject({
 export type UnitAblationSection = z.infer<typeof UnitAblationSection>;
 
 /**
+ * With `evaluationSet.saveMaps` on, every method (explainer or head) names its folder maps/<name>/:
+ * the name must be a safe folder name, and an explainer and a head may not share one. (Heads'
+ * names are checked by HeadEntry, duplicates within a section by the loader.)
+ */
+function checkMapFolders(config: { evaluationSet: { saveMaps: SaveMapsMode }; explainers: ComponentEntry[]; heads: ComponentEntry[] }, ctx: z.RefinementCtx): void {
+  if (config.evaluationSet.saveMaps === 'none') return;
+  const owners = new Map<string, string>();
+  for (const section of ['explainers', 'heads'] as const) {
+    config[section].forEach((entry, i) => {
+      const name = entry.name ?? entry.type;
+      const path = [section, i, entry.name !== undefined ? 'name' : 'type'];
+      const owner = owners.get(name);
+      if (!SAFE_NAME.test(name)) {
+        ctx.addIssue({ code: 'custom', path, message: `evaluationSet.saveMaps writes maps/<method>/, and '${name}' cannot name a folder: ${SAFE_NAME_RULE}` });
+      } else if (owner !== undefined && !owner.startsWith(section)) {
+        ctx.addIssue({ code: 'custom', path, message: `${owner} is also called '${name}': evaluationSet.saveMaps needs a folder maps/<method>/ per method; rename one` });
+      } else {
+        owners.set(name, `${section}.${i}`);
+      }
+    });
+  }
+}
+
+/**
  * The whole experiment file after `extends:`. `dataset`/`backbone` and list entries are checked
  * here for their `type:` only; their own keys are checked against the chosen component's schema.
  */
@@ -94,12 +124,12 @@ export const ExperimentConfigShape = z.strictObject({
   heads: z.array(HeadEntry).default([]),
   explainers: z.array(ComponentEntry).default([]),
   evaluation: z.array(ComponentEntry).default([]),
-  evaluationSet: EvaluationSetSection.default({ split: 'test', images: 500, batchSize: 32, bootstrap: 1000 }),
+  evaluationSet: EvaluationSetSection.default({ split: 'test', images: 500, batchSize: 32, bootstrap: 1000, saveMaps: 'none' }),
   gallery: GallerySection.default({ images: 8, split: 'test', target: 'predicted' }),
   ablation: z.array(AblationVariant).default([]),
   unitAblation: UnitAblationSection.optional(),
   sweep: SweepSection.optional(),
-});
+}).superRefine(checkMapFolders);
 
 export type ExperimentConfig = Omit<z.infer<typeof ExperimentConfigShape>, 'dataset' | 'backbone'> & {
   dataset: { type: string } & Record<string, unknown>;
