@@ -56,6 +56,17 @@ export interface BackendReport {
 }
 
 /**
+ * The backend in one line, for the start of a run: on wasm, whether the convolutions run on the
+ * oneDNN addon (@gaze/native, built at install where libdnnl-dev is) or on XNNPACK, and why.
+ */
+export function backendLine(report: BackendReport): string {
+  if (report.backend !== 'wasm') return `backend ${report.backend}`;
+  const native = nativeKernelStatus();
+  const version = /^oneDNN [^:]+/.exec(native.detail)?.[0];
+  return `backend wasm: convolutions on ${native.active ? `${version ?? 'oneDNN'} (the native addon)` : `XNNPACK, oneDNN addon off: ${native.detail}`}`;
+}
+
+/**
  * Decides which backend to ask for: the `--backend` flag, then the `GAZE_BACKEND` environment
  * variable, then the config's `experiment.backend`, then `auto`. Unknown names are a GazeError
  * that says where the name came from.

@@ -4,6 +4,7 @@ export {
   AUTO_ORDER,
   BACKEND_REQUESTS,
   NATIVE_PACKAGES,
+  backendLine,
   initBackend,
   nativePackageInstalled,
   parseBackendRequest,

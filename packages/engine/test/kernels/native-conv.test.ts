@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { initBackend, nativeKernelStatus, tf } from '../../src/index.js';
+import { backendLine, initBackend, nativeKernelStatus, tf } from '../../src/index.js';
 import { wasmVsCpu, tensor } from '../helpers/backends.js';
 
 // The oneDNN convolutions (@gaze/native) on wasm must match the CPU backend. Where the addon is
@@ -20,8 +20,9 @@ const cases = [
 ] as const;
 
 describe.skipIf(SKIP)(`wasm convolutions on oneDNN (${status.detail})`, () => {
-  it('is active', () => {
+  it('is active, and the backend line of a run says so', async () => {
     expect(status.active, status.detail).toBe(true);
+    expect(backendLine(await initBackend('wasm'))).toMatch(/^backend wasm: convolutions on oneDNN \d+\.\d+(\.\d+)? \(the native addon\)$/);
   });
 
   it.each(cases)('conv2d x=$x k=$k co=$co stride=$stride pad=$pad dilation=$dilation matches the CPU backend', async ({ x, k, co, stride, pad, dilation }) => {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createDataset, disposeBatch, type Dataset, type DatasetInfo } from '@gaze/data';
-import { GazeError, SAFE_NAME, WASM_HEAP_LIMIT, didYouMean, fileSystemError, initBackend, outOfMemoryError, removeAtomicDebris, isGazeError, tf, resolveBackendRequest, seed as seedRun, writeFileAtomic, type BackendReport, type BackendRequest, type RequestSource } from '@gaze/engine';
+import { GazeError, SAFE_NAME, backendLine, WASM_HEAP_LIMIT, didYouMean, fileSystemError, initBackend, outOfMemoryError, removeAtomicDebris, isGazeError, tf, resolveBackendRequest, seed as seedRun, writeFileAtomic, type BackendReport, type BackendRequest, type RequestSource } from '@gaze/engine';
 import { createClassifier, evaluateClassifier, headFactory, restoreCheckpoint, trainClassifier, trainHead, type Classifier, type EpochRecord, type Head, type TrainEvent } from '@gaze/models';
 import { createExplainer } from '@gaze/explainers';
 import { createEvaluator } from '@gaze/metrics';
@@ -56,7 +56,10 @@ export interface ExperimentOutcome {
 const CLASSIFIER = 'classifier';
 
 export function configHash(loaded: LoadedConfig): string {
-  return createHash('sha256').update(JSON.stringify(loaded.config)).digest('hex').slice(0, 16);
+  // Which maps get saved changes no number a run computes: a run may be resumed with another
+  // --save-maps, and configs from before the key existed hash as they did.
+  const { saveMaps: _outputsOnly, ...evaluationSet } = loaded.config.evaluationSet;
+  return createHash('sha256').update(JSON.stringify({ ...loaded.config, evaluationSet })).digest('hex').slice(0, 16);
 }
 
 /** Which runs of an earlier launch to continue on `--resume`, or undefined when there is none. */
@@ -107,6 +110,7 @@ export async function runExperiment(loaded: LoadedConfig, options: RunOptions = 
 
   const { request, source } = resolveBackendRequest({ flag: options.backendFlag, config: config.experiment.backend });
   const backend = await initBackend(request as BackendRequest, { source: source as RequestSource });
+  emit({ type: 'log', line: backendLine(backend) });
   const outcomes: RunOutcome[] = [];
   for (const [index, planned] of plan.entries()) {
     const runId = planned.suffix ? `${sweepId}-${planned.suffix}` : sweepId;
@@ -264,7 +268,11 @@ async function runOne(loaded: LoadedConfig, planned: PlannedRun, ctx: RunContext
       notes.push(`head ${name}: ${trained.history.length} epochs in ${((performance.now() - started) / 1000).toFixed(0)} s, loss ${first?.toFixed(4)} -> ${last?.toFixed(4)}`);
     }
     const methods: MethodSource[] = [
-      ...config.explainers.map((entry, i) => ({ name: entry.name ?? entry.type, create: () => createExplainer(entry, { classifier: trainedClassifier, seed: planned.seed, where: `explainers.${i}` }) })),
+      ...config.explainers.map((entry, i) => ({
+        name: entry.name ?? entry.type,
+        create: () => createExplainer(entry, { classifier: trainedClassifier, seed: planned.seed, where: `explainers.${i}` }),
+        normalizesRawMaps: true,
+      })),
       ...heads.map(({ name, head }) => ({ name, create: () => head.explainer(name) })),
     ];
     const extraRows = heads.filter(({ head }) => head.galleryRows).map(({ name, head }) => (x: tf.Tensor4D, targets: tf.Tensor1D) => head.galleryRows!(x, targets, name));
@@ -277,7 +285,7 @@ async function runOne(loaded: LoadedConfig, planned: PlannedRun, ctx: RunContext
     const evaluation = await evaluateExplainers(classifier, dataset, config, methods, planned.seed, {
       log: say,
       progress: (p) => ctx.emit({ type: 'evaluate', ...p }),
-    });
+    }, { runDir });
     metrics.push(...evaluation.metrics);
     for (const row of evaluation.metrics) log({ type: 'metric', ...row });
     if (evaluation.perImage.length > 0) await writeFileAtomic(join(runDir, 'metrics_per_image.csv'), perImageCsv(evaluation.perImage));
