@@ -1,7 +1,7 @@
 export { ConfigError, parseYamlText, readYamlFile, type ConfigProblem, type Location, type LocatedValue } from './config/yaml-source.js';
 export { composeConfig, parseSet, resolveFragment, setPath, type ComposedConfig } from './config/compose.js';
 export { ExperimentConfigShape, ExperimentSection, ComponentEntry, SweepSection, AblationVariant, SECTION_NAMES, type ExperimentConfig } from './config/schema.js';
-export { loadExperimentConfig, resolvedYaml, validateConfigValue, type LoadedConfig } from './config/load-config.js';
+export { loadExperimentConfig, loadExperimentConfigValue, resolvedYaml, validateConfigValue, type LoadedConfig } from './config/load-config.js';
 export { gridPoints, planRuns, type PlannedRun } from './config/sweep.js';
 export { headPackage, importHeads, loadExperimentConfigWithHeads } from './heads.js';
 export { componentTypes, registerComponentSource, type ComponentSection, type ComponentType } from './components.js';
@@ -11,3 +11,5 @@ export { listRuns, readRunRecord, reserveSweepId, RUN_JSON, type RunRecord } fro
 export { describeEnvironment, type RunEnvironment } from './run/environment.js';
 export { describeModel, locateModel, openModel, type ModelDescription, type ModelFormat, type ModuleLine, type OpenModelOptions, type OpenedModel } from './model-file.js';
 export { INDEX_FILE, LOGITS_FILE, MAPS_FILE, OVERLAY_DIR, explainImages, explainerEntry, imageCount, listImageFiles, openImages, overlayName, type ExplainImagesOptions, type ExplainImagesResult, type ImageSource } from './explain/explain-images.js';
+export { SAVE_MAPS_MODES, type SaveMapsMode } from './config/schema.js';
+export { MAPS_DIR, MAPS_INDEX_COLUMNS, imageFile } from './run/save-maps.js';

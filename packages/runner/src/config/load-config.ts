@@ -6,10 +6,11 @@ import { backboneFactory, backboneTypes } from '@gaze/models';
 import { stringify } from 'yaml';
 import type { z } from 'zod';
 import { componentNoun, componentTypes, type ComponentSection } from '../components.js';
-import { composeConfig, setPath } from './compose.js';
+import { composeConfig, parseSet, setPath } from './compose.js';
 import { ExperimentConfigShape, MAX_RUNS, type ExperimentConfig } from './schema.js';
 import { ConfigError, displayPath, type ConfigProblem } from './yaml-source.js';
 import { makeLocator, problemsFromIssues, type Locator } from './zod-problems.js';
+import { withoutForbiddenKeys } from './safe-keys.js';
 
 /** A validated experiment: the typed config with every default filled in, and where it came from. */
 export interface LoadedConfig {
@@ -217,4 +218,41 @@ function overridesToCheck(config: ExperimentConfig): { path: (string | number)[]
 export function resolvedYaml(config: ExperimentConfig): string {
   const { sweep: _sweep, ablation: _ablation, ...rest } = config;
   return stringify(rest, { lineWidth: 0 });
+}
+
+/**
+ * What `loadExperimentConfig` does for a file, for an experiment given as a value (a plain object,
+ * as a YAML file holds it; no `extends:`): `sets` overrides applied, then the same validation, run
+ * count limit, missing-path checks (relative to `baseDir`, default the working directory) and
+ * sweep/ablation checks, every problem thrown together as one `ConfigError`. `name` stands for
+ * the file in messages.
+ */
+export function loadExperimentConfigValue(value: Record<string, unknown>, options: { baseDir?: string; sets?: readonly string[]; name?: string } = {}): LoadedConfig {
+  const name = options.name ?? '(config object)';
+  const baseDir = resolve(options.baseDir ?? process.cwd());
+  const locate: Locator = () => name;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError([{ where: name, message: 'the config must be an object with experiment, dataset and backbone sections' }]);
+  const raw = withoutForbiddenKeys(value) as Record<string, unknown>;
+  if (raw.extends !== undefined) throw new ConfigError([{ where: `${name} extends`, message: 'extends: needs a config file to resolve fragment names from', hint: 'merge the fragments into the object, or write it to a YAML file and pass its path' }]);
+  for (const set of options.sets ?? []) {
+    const { path, value: v } = parseSet(set);
+    setPath(raw, path, v, `--set ${set}`);
+  }
+  const { config, problems } = validateConfigValue(raw, locate);
+  const all = [...problems];
+  if (config) {
+    const runs = countRuns(config);
+    const maxRuns = config.sweep?.maxRuns ?? MAX_RUNS;
+    if (runs > maxRuns) throw new ConfigError([{ where: `${name} sweep.grid`, message: `the sweep makes ${runs.toLocaleString('en-US')} runs, more than sweep.maxRuns (${maxRuns.toLocaleString('en-US')})`, hint: 'shrink the grid, or raise sweep.maxRuns if you mean it' }]);
+    all.push(...missingPaths(config, baseDir, locate));
+    for (const point of overridesToCheck(config)) {
+      const copy = structuredClone(raw);
+      delete copy.sweep;
+      delete copy.ablation;
+      for (const [path, v] of Object.entries(point.set)) setPath(copy, path.split('.'), v);
+      all.push(...validateConfigValue(copy, locate).problems.map((p) => ({ ...p, message: `${p.message} (in ${point.what})` })));
+    }
+  }
+  if (all.length > 0 || !config) throw new ConfigError(all);
+  return { file: name, baseDir, config, raw, files: [] };
 }
