@@ -7,7 +7,7 @@ import { readNpy, tf } from '@gaze/engine';
 import { createExplainer } from '@gaze/explainers';
 import { loadOnnxClassifier } from '@gaze/onnx';
 import type { PeerResult } from './peer.js';
-import { timed } from './timed.js';
+import { timed, timingBudget } from './timed.js';
 
 /**
  * The paper-scale peer workloads: torchvision models at 224 px, exported to ONNX by PyTorch and
@@ -48,7 +48,7 @@ export async function runOnnxPeer(options: { models?: OnnxPeerModel[]; threads: 
   try {
     options.log(`  peer: ${models.map((m) => m.label).join(', ')} at 224 px: exporting and timing in PyTorch (${options.threads} threads) ...`);
     const specs = models.map((m) => `${m.model}:${m.batch}${m.camLayer ? `:${m.camLayer}` : ''}`);
-    const peer = JSON.parse(execFileSync(PYTHON, [SCRIPT, dir, String(options.threads), String(options.repeats), ...specs], { encoding: 'utf8', maxBuffer: 16 << 20, env: { ...process.env, OMP_NUM_THREADS: String(options.threads) } })) as {
+    const peer = JSON.parse(execFileSync(PYTHON, [SCRIPT, dir, String(options.threads), String(options.repeats), ...specs], { encoding: 'utf8', maxBuffer: 16 << 20, env: { ...process.env, OMP_NUM_THREADS: String(options.threads), GAZE_TIMING_BUDGET: JSON.stringify(timingBudget()) } })) as {
       torch: string;
       workloads: Record<string, { seconds: number; images: number }>;
     };

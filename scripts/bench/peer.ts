@@ -11,7 +11,7 @@ import { TameConfig, TameHead } from '@gaze/head-tame';
 import { createClassifier, type LayersClassifier } from '@gaze/models';
 import { benchLoader, LOADER_CASES } from './data.js';
 import { runOnnxPeer } from './onnx-peer.js';
-import { timed } from './timed.js';
+import { FULL_BUDGET, QUICK_BUDGET, setTimingBudget, timed } from './timed.js';
 
 /**
  * Gaze against PyTorch on the same machine: the same network (exported topology and weights),
@@ -241,6 +241,8 @@ export async function runPeerBench(options: { quick: boolean; log: (line: string
   const size = options.quick ? 32 : 64;
   const batch = options.quick ? 8 : 32;
   const repeats = options.quick ? 3 : 11;
+  const budget = options.quick ? QUICK_BUDGET : FULL_BUDGET;
+  setTimingBudget(budget);
   const torch = ensureTorch(options.log);
   const result: PeerBench = {
     name: 'peer',
@@ -273,6 +275,7 @@ export async function runPeerBench(options: { quick: boolean; log: (line: string
           threads,
           camLayer,
           repeats,
+          budget,
           workloads: plan.workloads,
         });
         if (tame) await exportTameForPeer(dir, classifier, tame, x);

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 import torchvision
 
-from torch_peer import timed  # this script's folder is on sys.path when it runs
+from torch_peer import BUDGET, timed  # this script's folder is on sys.path when it runs
 
 
 def build(name, generator):
@@ -37,6 +37,7 @@ def build(name, generator):
 def main():
     out, threads, repeats = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     torch.set_num_threads(threads)
+    BUDGET.update(json.loads(os.environ.get("GAZE_TIMING_BUDGET", "{}")))  # the TypeScript side's timing budget
     result = {"torch": torch.__version__, "threads": torch.get_num_threads(), "workloads": {}}
     for spec in sys.argv[4:]:
         name, batch, *rest = spec.split(":")

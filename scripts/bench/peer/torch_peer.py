@@ -141,15 +141,26 @@ class Network:
         return values[self.output], kept
 
 
+BUDGET = {"warmupSeconds": 0.0, "measureSeconds": 0.0}
+MAX_CALLS = 500
+
+
 def timed(fn, repeats, warmup=1):
-    """The median seconds per call over `repeats` calls after `warmup`, as the TypeScript side times."""
-    for _ in range(warmup):
+    """The median seconds per call over at least `repeats` calls and BUDGET's measureSeconds,
+    after at least `warmup` calls and (when warmup > 0) its warmupSeconds: the protocol of scripts/bench/timed.ts."""
+    start = time.perf_counter()
+    done = 0
+    while done < warmup or (warmup > 0 and time.perf_counter() - start < BUDGET["warmupSeconds"]):
         fn()
+        done += 1
     times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
+    spent = 0.0
+    while len(times) < repeats or (spent < BUDGET["measureSeconds"] and len(times) < MAX_CALLS):
+        t0 = time.perf_counter()
         fn()
-        times.append(time.perf_counter() - start)
+        seconds = time.perf_counter() - t0
+        times.append(seconds)
+        spent += seconds
     times.sort()
     return times[len(times) // 2]
 
@@ -305,6 +316,7 @@ def tame_inference(net, tame, x, target):
 def main():
     task, topology, weights, images, labels, gaze_logits = load(sys.argv[1])
     torch.set_num_threads(task["threads"])
+    BUDGET.update(task.get("budget", {}))
     torch.manual_seed(0)
     net = Network(topology, weights, task["mean"], task["std"])
     x = torch.tensor(images).permute(0, 3, 1, 2).contiguous()
