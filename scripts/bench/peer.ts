@@ -4,7 +4,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createDataset, disposeBatch, sliceBatch, type Batch, type DatasetInfo } from '@gaze/data';
-import { initBackend, nativeKernelStatus, tf } from '@gaze/engine';
+import { FusedAdam, initBackend, nativeKernelStatus, tf } from '@gaze/engine';
 import { createExplainer } from '@gaze/explainers';
 import { createEvaluator } from '@gaze/metrics';
 import { TameConfig, TameHead } from '@gaze/head-tame';
@@ -131,7 +131,7 @@ async function gazeBatchSeconds(classifier: LayersClassifier, w: PeerWorkload, b
     return s;
   }
   if (w.kind === 'train-step') {
-    const optimizer = tf.train.adam(1e-3);
+    const optimizer = new FusedAdam(1e-3); // the training loop's Adam (tfjs's update, one pass per variable)
     const onehot = tf.oneHot(y, classifier.numClasses);
     const step = () => {
       const loss = optimizer.minimize(() => tf.losses.softmaxCrossEntropy(onehot, classifier.logits(x, { training: true })) as tf.Scalar, true, classifier.trainableWeights);

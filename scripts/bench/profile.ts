@@ -4,7 +4,7 @@
 // reasons from.
 import { parseArgs } from 'node:util';
 import { createDataset, disposeBatch, type Batch } from '@gaze/data';
-import { initBackend, nativeKernelStatus, tf } from '@gaze/engine';
+import { FusedAdam, initBackend, nativeKernelStatus, tf } from '@gaze/engine';
 import { createClassifier, type LayersClassifier } from '@gaze/models';
 
 const { values, positionals } = parseArgs({
@@ -21,7 +21,7 @@ const dataset = await createDataset({ type: 'shapes', size, classes: 8, distract
 let data: Batch | undefined;
 for await (const b of dataset.split('test').batches({ batchSize })) data = b;
 const classifier = (await createClassifier({ type: backbone }, { inputShape: [size, size, 3], numClasses: 8, seed: 0, baseDir: process.cwd(), where: 'profile' })) as LayersClassifier;
-const optimizer = tf.train.adam(1e-3);
+const optimizer = new FusedAdam(1e-3); // the training loop's Adam (tfjs's update, one pass per variable)
 const onehot = tf.oneHot(data!.labels as tf.Tensor1D, 8);
 const step = () => {
   const loss = optimizer.minimize(() => tf.losses.softmaxCrossEntropy(onehot, classifier.logits(data!.images, { training: true })) as tf.Scalar, true, classifier.trainableWeights);

@@ -37,3 +37,4 @@ export {
   saveLayersModel,
   saveWeightMap,
 } from './io/model-io.js';
+export { FusedAdam, FusedMomentum, hostValuesInPlace } from './optim/fused-optimizers.js';

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { disposeBatch, type Batch, type Dataset, type DatasetInfo } from '@gaze/data';
-import { GazeError, Rng, loadWeightMap, normalizePerSample, resize, saveWeightMap, tf } from '@gaze/engine';
+import { FusedAdam, GazeError, Rng, loadWeightMap, normalizePerSample, resize, saveWeightMap, tf } from '@gaze/engine';
 import { crossEntropy, loadClassifier, type Classifier, type Head, type HeadContext, type MapExplainer } from '@gaze/models';
 import type { EatConfig } from './config.js';
 import { citedAttributes, textualExplanation } from './text.js';
@@ -41,7 +41,7 @@ export class EatHead implements Head {
   readonly attributeNames: string[];
   private readonly kernel: tf.Variable; // [C, A]
   private readonly bias: tf.Variable; // [A]
-  private readonly optimizer = tf.train.adam(1e-3);
+  private readonly optimizer = new FusedAdam(1e-3);
   /** Per class: the sum of its training images' attribute vectors, and how many there were. */
   private readonly signatureSums: Float64Array;
   private readonly signatureCounts: Float64Array;
@@ -132,7 +132,7 @@ export class EatHead implements Head {
         return tf.add(ce, tf.mul(bce, this.config.attributeWeight)) as tf.Scalar;
       }, this.trainableWeights);
       parts.unshift(tf.keep(value));
-      (this.optimizer as unknown as { learningRate: number }).learningRate = options.lr;
+      this.optimizer.learningRate = options.lr;
       this.optimizer.applyGradients(this.trainableWeights.map((v) => ({ name: v.name, tensor: grads[v.name] })));
     });
     const stacked = tf.stack(parts);

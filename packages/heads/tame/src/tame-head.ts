@@ -1,5 +1,5 @@
 import type { Batch } from '@gaze/data';
-import { GazeError, loadWeightMap, normalizePerSample, resize, saveWeightMap, tf } from '@gaze/engine';
+import { FusedMomentum, GazeError, loadWeightMap, normalizePerSample, resize, saveWeightMap, tf } from '@gaze/engine';
 import type { Classifier, Head, HeadContext, MapExplainer } from '@gaze/models';
 import { TameAttention, type BranchInput } from './attention.js';
 import { MAX_MAP_SIDE, type TameConfig } from './config.js';
@@ -41,7 +41,7 @@ export class TameHead implements Head {
   readonly type = 'tame';
   readonly taps: string[];
   readonly attention: TameAttention;
-  private readonly optimizer: tf.MomentumOptimizer;
+  private readonly optimizer: FusedMomentum;
 
   constructor(
     readonly classifier: Classifier,
@@ -52,7 +52,7 @@ export class TameHead implements Head {
     const inputs = branchInputs(classifier, this.taps);
     const side = Math.min(inputs[0].shape[0], MAX_MAP_SIDE);
     this.attention = new TameAttention(inputs, classifier.numClasses, config.variant, side, context.seed);
-    this.optimizer = tf.train.momentum(config.train.lr, config.train.momentum, true);
+    this.optimizer = new FusedMomentum(config.train.lr, config.train.momentum, true);
   }
 
   get trainableWeights(): tf.Variable[] {
@@ -162,7 +162,5 @@ export class TameHead implements Head {
   dispose(): void {
     this.attention.dispose();
     this.optimizer.dispose();
-    // MomentumOptimizer.dispose() forgets SGDOptimizer's learning-rate scalar.
-    tf.dispose((this.optimizer as unknown as { c?: tf.Tensor }).c);
   }
 }

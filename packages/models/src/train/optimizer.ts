@@ -1,4 +1,4 @@
-import { tf } from '@gaze/engine';
+import { FusedAdam, FusedMomentum, tf } from '@gaze/engine';
 import type { TrainConfig } from './train-config.js';
 
 /**
@@ -15,7 +15,7 @@ export interface NamedTensor {
   tensor: tf.Tensor;
 }
 
-/** A tfjs optimizer with the learning rate set per step, decoupled weight decay and a saveable state. */
+/** An optimizer (engine's fused Adam / momentum: tfjs's updates, one pass per variable) with the learning rate set per step, decoupled weight decay and a saveable state. */
 export interface TrainOptimizer {
   readonly kind: TrainConfig['optimizer'];
   /**
@@ -31,13 +31,7 @@ export interface TrainOptimizer {
   dispose(): void;
 }
 
-// tfjs keeps these as protected/private fields; the only ways to set a per-step learning rate on
-// Adam and to restore its running beta powers exactly.
-interface AdamInternals {
-  learningRate: number;
-  accBeta1: tf.Variable;
-  accBeta2: tf.Variable;
-}
+// Adam's running beta powers, saved beside the moments so a resumed run is bit-exact.
 const ACC_BETA1 = 'adam/accBeta1';
 const ACC_BETA2 = 'adam/accBeta2';
 
@@ -61,23 +55,22 @@ export function decayedVariables(variables: readonly tf.Variable[]): tf.Variable
 
 export function createTrainOptimizer(config: Pick<TrainConfig, 'optimizer' | 'lr' | 'momentum' | 'nesterov' | 'weightDecay'>): TrainOptimizer {
   if (config.optimizer === 'adam') {
-    const optimizer = tf.train.adam(config.lr, ADAM_BETA1, ADAM_BETA2, ADAM_EPSILON);
-    const internals = optimizer as unknown as AdamInternals;
+    const optimizer = new FusedAdam(config.lr, ADAM_BETA1, ADAM_BETA2, ADAM_EPSILON);
     return {
       kind: 'adam',
       step(grads, lr, decayed) {
         applyWeightDecay(decayed, lr, config.weightDecay);
-        internals.learningRate = lr;
+        optimizer.learningRate = lr;
         optimizer.applyGradients(grads);
       },
       async state() {
         const tensors = await optimizer.getWeights();
         // getWeights creates a fresh iterations scalar (first entry); the moments are the optimizer's own.
         const extra = [
-          { name: ACC_BETA1, tensor: internals.accBeta1 },
-          { name: ACC_BETA2, tensor: internals.accBeta2 },
+          { name: ACC_BETA1, tensor: tf.scalar(optimizer.accBeta1) },
+          { name: ACC_BETA2, tensor: tf.scalar(optimizer.accBeta2) },
         ];
-        return { tensors: [...tensors, ...extra], owned: [tensors[0].tensor] };
+        return { tensors: [...tensors, ...extra], owned: [tensors[0].tensor, ...extra.map((e) => e.tensor)] };
       },
       async restore(tensors) {
         // setWeights recomputes beta^t with pow(), which differs in the last bits from the running
@@ -85,13 +78,13 @@ export function createTrainOptimizer(config: Pick<TrainConfig, 'optimizer' | 'lr
         const acc1 = tensors.find((t) => t.name === ACC_BETA1);
         const acc2 = tensors.find((t) => t.name === ACC_BETA2);
         await optimizer.setWeights(tensors.filter((t) => t !== acc1 && t !== acc2));
-        if (acc1) internals.accBeta1.assign(acc1.tensor);
-        if (acc2) internals.accBeta2.assign(acc2.tensor);
+        if (acc1) optimizer.accBeta1 = (await acc1.tensor.data())[0];
+        if (acc2) optimizer.accBeta2 = (await acc2.tensor.data())[0];
       },
       dispose: () => optimizer.dispose(),
     };
   }
-  const optimizer = tf.train.momentum(config.lr, config.momentum, config.nesterov);
+  const optimizer = new FusedMomentum(config.lr, config.momentum, config.nesterov);
   return {
     kind: 'sgd',
     step(grads, lr, decayed) {
@@ -104,10 +97,6 @@ export function createTrainOptimizer(config: Pick<TrainConfig, 'optimizer' | 'lr
       return { tensors, owned: [tensors[0].tensor] };
     },
     restore: (tensors) => optimizer.setWeights(tensors),
-    dispose() {
-      optimizer.dispose();
-      // MomentumOptimizer.dispose() forgets SGDOptimizer's learning-rate scalar.
-      tf.dispose((optimizer as unknown as { c?: tf.Tensor }).c);
-    },
+    dispose: () => optimizer.dispose(),
   };
 }
