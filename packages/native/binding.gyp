@@ -3,7 +3,7 @@
     {
       "target_name": "gaze_native",
       "sources": ["src/gaze_native.cc"],
-      "cflags_cc": ["-std=c++17", "-O3", "-fexceptions", "-fopenmp"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fexceptions", "-fopenmp", "-ffp-contract=off"],
       "ldflags": ["-fopenmp"],
       "cflags_cc!": ["-fno-exceptions"],
       "libraries": ["-ldnnl"]

@@ -773,6 +773,38 @@ napi_value Version(napi_env env, napi_callback_info) {
   return out;
 }
 
+
+// adamUpdate(g, m, v, p, out, constants Float32Array(9)): tfjs's Adam over one variable, op for op
+// in float32 (no fused multiply-add: the build does not enable FMA, so the results equal tfjs's):
+// m = m b1 + g (1 - b1), v = v b2 + g^2 (1 - b2), out = (m / c1) / (sqrt(v / c2) + eps) * negLr + p,
+// constants [b1, 1 - b1, b2, 1 - b2, c1, c2, eps, negLr, unused]. m and v are updated in place.
+napi_value AdamUpdate(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value args[6];
+  napi_get_cb_info(env, info, &argc, args, nullptr, nullptr);
+  size_t n[6] = {0, 0, 0, 0, 0, 0};
+  float *a[6] = {nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
+  for (size_t i = 0; i < 6 && i < argc; i++) a[i] = floatData(env, args[i], &n[i]);
+  bool bad = argc != 6 || n[5] < 8;
+  for (size_t i = 0; i < 5; i++) bad = bad || !a[i] || n[i] != n[0];
+  if (throwIf(env, bad || !a[5], "adamUpdate(g, m, v, p, out, constants): Float32Arrays of one length and 8+ constants")) return nullptr;
+  const float *g = a[0], *p = a[3], *k = a[5];
+  float *m = a[1], *v = a[2], *out = a[4];
+  const float b1 = k[0], ob1 = k[1], b2 = k[2], ob2 = k[3], c1 = k[4], c2 = k[5], eps = k[6], negLr = k[7];
+  const size_t count = n[0];
+#pragma omp parallel for if (count > (1 << 16))
+  for (size_t i = 0; i < count; i++) {
+    const float gi = g[i];
+    const float mi = m[i] * b1 + gi * ob1;
+    const float vi = v[i] * b2 + (gi * gi) * ob2;
+    m[i] = mi;
+    v[i] = vi;
+    const float step = (mi / c1) / (std::sqrt(vi / c2) + eps);
+    out[i] = step * negLr + p[i];
+  }
+  return nullptr;
+}
+
 napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"conv2dForward", nullptr, Conv2dForward, nullptr, nullptr, nullptr, napi_default, nullptr},
@@ -790,6 +822,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"relu", nullptr, Relu, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"reluBackward", nullptr, ReluBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"maxPoolForward", nullptr, MaxPoolForwardFn, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"adamUpdate", nullptr, AdamUpdate, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"onednnVersion", nullptr, Version, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);

@@ -35,6 +35,8 @@ export interface NativeKernels {
   reluBackward(x: Float32Array, dy: Float32Array, dx: Float32Array): void;
   /** Max pooling; geometry as maxPoolBackward's. */
   maxPoolForward(geometry: Int32Array, x: Float32Array, out: Float32Array): void;
+  /** tfjs's Adam over one variable in float32 (m and v in place, the new values into out); constants [b1, 1-b1, b2, 1-b2, 1-b1^t, 1-b2^t, eps, -lr]. */
+  adamUpdate(g: Float32Array, m: Float32Array, v: Float32Array, p: Float32Array, out: Float32Array, constants: Float32Array): void;
   onednnVersion(): string;
 }
 
