@@ -1,10 +1,10 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createDataset, disposeBatch, sliceBatch, type Batch, type DatasetInfo } from '@gaze/data';
-import { FusedAdam, initBackend, nativeKernelStatus, tf } from '@gaze/engine';
+import { FusedAdam, initBackend, nativeKernelStatus, nativeThreads, tf } from '@gaze/engine';
 import { createExplainer } from '@gaze/explainers';
 import { createEvaluator } from '@gaze/metrics';
 import { TameConfig, TameHead } from '@gaze/head-tame';
@@ -234,10 +234,10 @@ export function runTorchPeer(dir: string): TorchPeerOutput {
 export async function runPeerBench(options: { quick: boolean; log: (line: string) => void }): Promise<PeerBench> {
   const backend = 'wasm';
   await initBackend(backend);
-  // wasm runs one thread in Node; with the oneDNN addon the convolutions use every core, so the
-  // peer gets as many.
+  // wasm runs one thread in Node; with the oneDNN addon the convolutions use its pool (every core,
+  // OMP_NUM_THREADS or --threads), so the peer gets as many.
   const native = nativeKernelStatus();
-  const threads = native.active ? availableParallelism() : 1;
+  const threads = native.active ? (nativeThreads().threads ?? 1) : 1;
   const size = options.quick ? 32 : 64;
   const batch = options.quick ? 8 : 32;
   const repeats = options.quick ? 3 : 11;

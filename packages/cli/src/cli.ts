@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { BACKEND_REQUESTS, GazeError, fileSystemError, isGazeError, outOfMemoryError, resolveBackendRequest, type BackendRequest, type RequestSource } from '@gaze/engine';
+import { BACKEND_REQUESTS, GazeError, fileSystemError, isGazeError, outOfMemoryError, resolveBackendRequest, setNativeThreads, type BackendRequest, type RequestSource } from '@gaze/engine';
 import yargs, { type Argv } from 'yargs';
 import { dataCommand } from './commands/data.js';
 import { doctorCommand } from './commands/doctor.js';
@@ -30,6 +30,7 @@ export class CommandExit extends Error {
 
 export interface GlobalOptions {
   backend?: string;
+  threads?: number;
 }
 
 /** The backend a command should start: `--backend`, then GAZE_BACKEND, then the config's, then auto. */
@@ -58,6 +59,18 @@ export function buildCli(io: CliIO): Argv<GlobalOptions> {
       type: 'string',
       describe: `tfjs backend: ${BACKEND_REQUESTS.join(' | ')} (overrides GAZE_BACKEND and the config)`,
       global: true,
+    })
+    .option('threads', {
+      type: 'number',
+      describe: 'threads of the native (oneDNN) kernels; default OMP_NUM_THREADS, else every core. Give each of several processes on one machine its share',
+      global: true,
+    })
+    .middleware((argv) => {
+      if (argv.threads === undefined) return;
+      if (!Number.isInteger(argv.threads) || argv.threads < 1) {
+        throw new GazeError(`expected a whole number >= 1, got '${argv.threads}'`, { where: '--threads', hint: 'e.g. --threads 2; leave it out to use OMP_NUM_THREADS or every core' });
+      }
+      setNativeThreads(argv.threads);
     })
     .command(runCommand(io))
     .command(validateCommand(io))

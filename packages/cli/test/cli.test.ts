@@ -10,7 +10,7 @@ describe('gaze doctor', () => {
     const { code, stdout } = await run(['doctor']);
     expect(code).toBe(0);
     expect(stdout).toMatch(/^Gaze doctor\n/);
-    expect(stdout).toContain(`node    ${process.version} (linux x64)`);
+    expect(stdout).toMatch(new RegExp(`\\n {2}node +${process.version.replace(/\./g, '\\.')} \\(linux x64\\)`));
     for (const heading of ['Backends', 'Engine kernels', 'GPU', 'Datasets']) expect(stdout).toContain(`\n${heading}`);
     expect(stdout).toMatch(/\n {2}wasm +available: binaries from .*tfjs-backend-wasm\/dist\/, SIMD on, 1 thread\(s\); (convolutions and the kernels around them on oneDNN [\d.]+: Conv2D[^\n]*|convolutions on XNNPACK \(oneDNN kernels off: .+\))\n/);
     expect(stdout).toMatch(/\n {2}auto picks +\S+: auto picked /);
@@ -26,6 +26,25 @@ describe('gaze doctor', () => {
     expect(report.backends.map((b) => b.name)).toEqual(['tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu']);
     expect(report.backends.find((b) => b.name === 'wasm')).toMatchObject({ status: 'available', simd: true, threads: 1 });
     expect(report.engineKernels.wasm.map((k) => k.kernelName)).toContain('Conv2DBackpropFilter');
+  });
+
+  it('shows the native thread pool, sized by --threads', async () => {
+    const all = (JSON.parse((await run(['doctor', '--json'])).stdout) as DoctorReport).nativeThreads;
+    if (all.threads === null) {
+      expect(all.source).toBe('no native addon');
+      return;
+    }
+    const { code, stdout } = await run(['doctor', '--threads', '1']);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/\n {2}native threads +1 \(from setNativeThreads; set with --threads N or OMP_NUM_THREADS/);
+    // back to the size it had, so later tests run as before
+    expect((JSON.parse((await run(['doctor', '--json', '--threads', String(all.threads)])).stdout) as DoctorReport).nativeThreads).toEqual({ threads: all.threads, source: 'setNativeThreads' });
+  });
+
+  it('refuses --threads 0 with where and how to fix', async () => {
+    const { code, stderr } = await run(['doctor', '--threads', '0']);
+    expect(code).toBe(1);
+    expect(stderr).toBe("error: --threads: expected a whole number >= 1, got '0'\n  hint: e.g. --threads 2; leave it out to use OMP_NUM_THREADS or every core\n");
   });
 });
 

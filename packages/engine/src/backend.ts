@@ -7,6 +7,7 @@ import { locateWasmFiles } from './wasm/locate-wasm-files.js';
 import { NotInstalledError, importOptional } from './optional-import.js';
 import { gpuDevicePresent, registerWebgpuBackend } from './webgpu.js';
 import { engineKernelsFor, nativeKernelStatus, registerEngineKernels, type EngineKernel } from './kernels/register.js';
+import { nativeThreads } from './threads.js';
 
 export const BACKEND_REQUESTS = ['auto', 'tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
 export type BackendRequest = (typeof BACKEND_REQUESTS)[number];
@@ -63,7 +64,8 @@ export function backendLine(report: BackendReport): string {
   if (report.backend !== 'wasm') return `backend ${report.backend}`;
   const native = nativeKernelStatus();
   const version = /^oneDNN [^:]+/.exec(native.detail)?.[0];
-  return `backend wasm: convolutions on ${native.active ? `${version ?? 'oneDNN'} (the native addon)` : `XNNPACK, oneDNN addon off: ${native.detail}`}`;
+  const pool = nativeThreads();
+  return `backend wasm: convolutions on ${native.active ? `${version ?? 'oneDNN'} (the native addon, ${pool.threads} thread(s) from ${pool.source})` : `XNNPACK, oneDNN addon off: ${native.detail}`}`;
 }
 
 /**
@@ -167,7 +169,8 @@ async function activate(backend: BackendName): Promise<{ threads: number; simd: 
       const simd = Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
       const threads = wasm.getThreadsCount();
       const native = nativeKernelStatus();
-      const conv = native.active ? `convolutions and the kernels around them on ${native.detail}` : `convolutions on XNNPACK (oneDNN kernels off: ${native.detail})`;
+      const pool = nativeThreads();
+      const conv = native.active ? `convolutions and the kernels around them on ${native.detail} (${pool.threads} thread(s), from ${pool.source})` : `convolutions on XNNPACK (oneDNN kernels off: ${native.detail})`;
       return { threads, simd, detail: `binaries from ${files.dir}, SIMD ${simd ? 'on' : 'off'}, ${threads} thread(s); ${conv}` };
     }
     case 'cpu':

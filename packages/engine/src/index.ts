@@ -38,3 +38,4 @@ export {
   saveWeightMap,
 } from './io/model-io.js';
 export { FusedAdam, FusedMomentum, hostValuesInPlace } from './optim/fused-optimizers.js';
+export { nativeThreads, setNativeThreads, type ThreadsReport } from './threads.js';

@@ -37,6 +37,10 @@ export interface NativeKernels {
   maxPoolForward(geometry: Int32Array, x: Float32Array, out: Float32Array): void;
   /** tfjs's Adam over one variable in float32 (m and v in place, the new values into out); constants [b1, 1-b1, b2, 1-b2, 1-b1^t, 1-b2^t, eps, -lr]. */
   adamUpdate(g: Float32Array, m: Float32Array, v: Float32Array, p: Float32Array, out: Float32Array, constants: Float32Array): void;
+  /** Sets the OpenMP pool (oneDNN's threads and this addon's loops); OMP_NUM_THREADS gives its starting size. */
+  setThreads(n: number): void;
+  /** The pool's size. */
+  threads(): number;
   onednnVersion(): string;
 }
 

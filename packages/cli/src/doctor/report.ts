@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { arch, cpus, freemem, platform, totalmem } from 'node:os';
 import {
+  nativeThreads,
+  type ThreadsReport,
   AUTO_ORDER,
   gpuDevicePresent,
   NATIVE_PACKAGES,
@@ -32,6 +34,8 @@ export interface DoctorReport {
   /** What the current request (`auto`, or `--backend` / GAZE_BACKEND) resolves to. */
   chosen: BackendReport;
   engineKernels: Record<'wasm' | 'cpu', EngineKernel[]>;
+  /** The native kernels' thread pool and where its size came from. */
+  nativeThreads: ThreadsReport;
   gpu: GpuProbe;
   datasets: DatasetProbe[];
 }
@@ -83,6 +87,7 @@ export async function collectDoctorReport(request: { backend: BackendRequest; so
     backends,
     chosen,
     engineKernels: { wasm: engineKernelsFor('wasm'), cpu: engineKernelsFor('cpu') },
+    nativeThreads: nativeThreads(),
     gpu: probeGpu(),
     datasets: probeDatasets(),
   };
@@ -106,6 +111,12 @@ export function formatDoctorReport(r: DoctorReport): string {
       ['node', `${n.version} (${n.platform} ${n.arch}), ${n.cpus} CPUs`],
       ['memory', `${n.memoryAvailableGiB.toFixed(1)} GiB available of ${n.memoryTotalGiB.toFixed(1)} GiB`],
       ['tfjs', r.tfjs],
+      [
+        'native threads',
+        r.nativeThreads.threads === null
+          ? 'none (no native addon)'
+          : `${r.nativeThreads.threads} (from ${r.nativeThreads.source}; set with --threads N or OMP_NUM_THREADS, e.g. cores / jobs for parallel processes)`,
+      ],
     ]),
   );
   const c = r.chosen;

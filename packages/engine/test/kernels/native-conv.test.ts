@@ -22,7 +22,7 @@ const cases = [
 describe.skipIf(SKIP)(`wasm convolutions on oneDNN (${status.detail})`, () => {
   it('is active, and the backend line of a run says so', async () => {
     expect(status.active, status.detail).toBe(true);
-    expect(backendLine(await initBackend('wasm'))).toMatch(/^backend wasm: convolutions on oneDNN \d+\.\d+(\.\d+)? \(the native addon\)$/);
+    expect(backendLine(await initBackend('wasm'))).toMatch(/^backend wasm: convolutions on oneDNN \d+\.\d+(\.\d+)? \(the native addon, \d+ thread\(s\) from (all cores|OMP_NUM_THREADS|setNativeThreads)\)$/);
   });
 
   it.each(cases)('conv2d x=$x k=$k co=$co stride=$stride pad=$pad dilation=$dilation matches the CPU backend', async ({ x, k, co, stride, pad, dilation }) => {
