@@ -20,7 +20,7 @@ describe.skipIf(!native.ok)('native thread pool', () => {
 
   it('starts at OMP_NUM_THREADS when it is set', () => {
     const read = (env: Record<string, string>) =>
-      Number(execFileSync(process.execPath, ['-e', `console.log(require(${JSON.stringify(ADDON)}).threads())`], { env: { ...process.env, ...env }, encoding: 'utf8' }).trim());
+      Number(execFileSync(process.execPath, ['-e', `process.stdout.write(String(require(${JSON.stringify(ADDON)}).threads()))`], { env: { ...process.env, ...env }, encoding: 'utf8' }).trim());
     expect(read({ OMP_NUM_THREADS: '1' })).toBe(1);
     expect(read({ OMP_NUM_THREADS: '3' })).toBe(3);
   });
