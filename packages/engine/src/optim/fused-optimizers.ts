@@ -1,4 +1,5 @@
 import { loadNative } from '@gaze/native';
+import { heapFloats, type WasmLike } from '../kernels/kernel-io.js';
 import { tf } from '../tf.js';
 
 /**
@@ -19,8 +20,7 @@ const f = Math.fround;
 type NamedTensor = { name: string; tensor: tf.Tensor };
 type NamedGradients = tf.NamedTensorMap | NamedTensor[];
 
-interface WasmHeap {
-  typedArrayFromHeap(info: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
+interface RefCounted {
   refCount(dataId: tf.DataId): number;
 }
 interface CpuStore {
@@ -38,9 +38,8 @@ export function hostValuesInPlace(t: tf.Tensor): Float32Array | null {
   const name = tf.getBackend();
   const backend = tf.backend() as unknown;
   if (name === 'wasm') {
-    const heap = backend as WasmHeap;
-    if (heap.refCount(t.dataId) !== 1) return null;
-    return heap.typedArrayFromHeap(t) as Float32Array;
+    if ((backend as RefCounted).refCount(t.dataId) !== 1) return null;
+    return heapFloats(backend as WasmLike, t);
   }
   if (name === 'cpu') {
     const store = backend as CpuStore;
@@ -61,10 +60,13 @@ function registered(name: string): tf.Variable {
   return v;
 }
 
-/** A tensor's values for reading (a shared buffer is fine): a view of wasm's heap, valid until the next allocation, or a copy. */
-function readValues(g: tf.Tensor): Float32Array {
-  if (g.dtype === 'float32' && tf.getBackend() === 'wasm') return (tf.backend() as unknown as WasmHeap).typedArrayFromHeap(g) as Float32Array;
-  return g.dataSync() as Float32Array;
+/**
+ * A tensor's values for reading (a shared buffer is fine) on a host backend: a view of wasm's
+ * heap, valid until the next allocation, or the CPU backend's own array.
+ */
+function readValues(t: tf.Tensor): Float32Array {
+  if (tf.getBackend() === 'wasm') return heapFloats(tf.backend() as unknown as WasmLike, t);
+  return t.dataSync() as Float32Array;
 }
 
 /**
@@ -140,11 +142,11 @@ export class FusedAdam extends tf.Optimizer {
       if (gradient == null) return;
       const m = this.first[i].variable;
       const v = this.second[i].variable;
-      const g = readValues(gradient);
       const mv = hostValuesInPlace(m);
       const vv = hostValuesInPlace(v);
-      const pv = readValues(value);
-      if (mv && vv && mv.length === g.length) {
+      if (mv && vv) {
+        const g = readValues(gradient);
+        const pv = readValues(value);
         const next = new Float32Array(g.length);
         const native = loadNative();
         // The addon's loop is the same float32 arithmetic, vectorised (several times faster than V8's).
@@ -228,10 +230,10 @@ export class FusedMomentum extends tf.Optimizer {
       this.accumulations[i] ??= zeroSlot(value, `${name}/momentum`);
       if (gradient == null) return;
       const accumulation = this.accumulations[i].variable;
-      const g = readValues(gradient);
       const av = hostValuesInPlace(accumulation);
-      const pv = readValues(value);
-      if (av && av.length === g.length) {
+      if (av) {
+        const g = readValues(gradient);
+        const pv = readValues(value);
         const next = new Float32Array(g.length);
         for (let k = 0; k < g.length; k++) {
           const a = f(f(mu * av[k]) + g[k]);

@@ -20,8 +20,9 @@ async function train(make: () => tf.Optimizer, options: { shareBuffers?: boolean
   // Made in tidy, so the initial tensors are freed and the variables own their buffers, as layers' do.
   const vars = tf.tidy(() => SHAPES.map((shape, i) => tf.variable(tf.tensor(values(shape.reduce((a, b) => a * b, 1), i + 1), shape), true, `fused-test-${i}-${Math.random()}`)));
   if (!options.shareBuffers) expect(vars.every((v) => hostValuesInPlace(v) !== null)).toBe(true);
-  // A clone shares its source's buffer: the optimizer must then not write in place.
-  const clones = options.shareBuffers ? vars.map((v) => tf.clone(v)) : [];
+  // A clone shares its source's buffer: parameters are only read then, and a shared slot (held
+  // below from step 1 on, as a caller holding the saved state would) is updated through tensor ops.
+  const clones: tf.Tensor[] = options.shareBuffers ? vars.map((v) => tf.clone(v)) : [];
   for (let step = 0; step < (options.steps ?? 6); step++) {
     const lr = 0.01 * (1 + step) ** -0.5;
     const scheduled = optimizer as unknown as { learningRate: number; setLearningRate?: (lr: number) => void };
@@ -34,6 +35,12 @@ async function train(make: () => tf.Optimizer, options: { shareBuffers?: boolean
     }
     optimizer.applyGradients(grads);
     tf.dispose(grads.map((g) => g.tensor));
+    if (options.shareBuffers && step === 0) {
+      const [iterations, ...slots] = await optimizer.getWeights();
+      iterations.tensor.dispose();
+      clones.push(...slots.map((w) => tf.clone(w.tensor)));
+      expect(slots.every((w) => hostValuesInPlace(w.tensor) === null)).toBe(true);
+    }
   }
   const saved = await optimizer.getWeights();
   const run: Run = {
