@@ -8,6 +8,7 @@ import { formatAttentionBench, runAttentionBench } from './attention.js';
 import { formatDataBench, runDataBench } from './data.js';
 import { formatEngineBench, runEngineBench } from './engine.js';
 import { formatExplainerBench, runExplainerBench } from './explainers.js';
+import { formatLeakBench, runLeakBench } from './leak.js';
 import { formatMetricBench, runMetricBench } from './metrics.js';
 import { formatPeerBench, runPeerBench } from './peer.js';
 
@@ -19,7 +20,7 @@ const { values } = parseArgs({
   },
 });
 
-const SUITES = ['engine', 'data', 'explainers', 'metrics', 'attention', 'peer'] as const;
+const SUITES = ['engine', 'data', 'explainers', 'metrics', 'attention', 'peer', 'leak'] as const;
 const chosen = values.suite ?? [...SUITES];
 for (const name of chosen) {
   if (!(SUITES as readonly string[]).includes(name)) {
@@ -44,13 +45,20 @@ const attention = wanted('attention') ? await runAttentionBench({ quick, log }) 
 if (attention) console.log('\n' + formatAttentionBench(attention) + '\n');
 const peer = wanted('peer') ? await runPeerBench({ quick, log }) : undefined;
 if (peer) console.log('\n' + formatPeerBench(peer) + '\n');
+const leak = wanted('leak') ? await runLeakBench({ quick, log }) : undefined;
+if (leak) console.log('\n' + formatLeakBench(leak) + '\n');
 
 const results = {
   date: started.toISOString(),
   mode: values.quick ? 'quick' : 'full',
   machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: +(totalmem() / 1024 ** 3).toFixed(1), node: process.version, platform: `${process.platform} ${process.arch}` },
   versions: { tfjs: tf.version.tfjs },
-  suites: { engine, data, explainers, metrics, attention, peer },
+  suites: { engine, data, explainers, metrics, attention, peer, leak },
 };
 await writeFileAtomic(values.json!, JSON.stringify(results, null, 2) + '\n');
 console.log(`figures written to ${values.json}`);
+// A leak is a failure, not a figure: CI's quick run catches one.
+if (leak && !leak.holds) {
+  console.error(`leak check failed: ${leak.results.filter((r) => !r.holds).map((r) => r.workload).join(', ')} grew (table above)`);
+  process.exitCode = 1;
+}

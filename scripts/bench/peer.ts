@@ -10,6 +10,7 @@ import { createEvaluator } from '@gaze/metrics';
 import { TameConfig, TameHead } from '@gaze/head-tame';
 import { createClassifier, type LayersClassifier } from '@gaze/models';
 import { benchLoader, LOADER_CASES } from './data.js';
+import { MIB, rssPeakIsPerWorkload, withPeakRss } from './memory.js';
 import { runOnnxPeer } from './onnx-peer.js';
 import { FULL_BUDGET, QUICK_BUDGET, setTimingBudget, timed } from './timed.js';
 
@@ -52,6 +53,9 @@ export interface PeerResult {
   peerSeconds?: number;
   /** gaze / peer time: below 1 Gaze is faster. */
   ratio?: number;
+  /** Peak resident memory (bytes) of each process during the workload (memory.ts). */
+  gazePeakRss?: number;
+  peerPeakRss?: number;
 }
 
 export interface PeerBench {
@@ -195,8 +199,16 @@ export function exportForPeer(dir: string, classifier: LayersClassifier, x: tf.T
   writeFileSync(join(dir, 'task.json'), JSON.stringify(task));
 }
 
-/** The TAME head's taps (as Keras layer names), map side and weights, for torch_peer.py's Tame. */
-export async function exportTameForPeer(dir: string, classifier: LayersClassifier, tame: TameHead, x: tf.Tensor4D): Promise<void> {
+/** The Keras layer names of a built classifier's taps (what torch_peer.py's network keeps). */
+export function kerasLayersOf(classifier: LayersClassifier, taps: string[]): string[] {
+  return taps.map((tap) => classifier.spec.taps.find((t) => t.name === tap)!.layer);
+}
+
+/**
+ * The TAME head's taps (as the peer names them: Keras layer names, or PyTorch module paths for an
+ * ONNX classifier), map side and weights, and its maps for x's predicted classes, for torch_peer.py's Tame.
+ */
+export async function exportTameForPeer(dir: string, tame: TameHead, layers: string[], x: tf.Tensor4D): Promise<void> {
   const named = tame.attention.namedWeights();
   const entries: { name: string; shape: number[]; offset: number }[] = [];
   const chunks: Float32Array[] = [];
@@ -208,10 +220,9 @@ export async function exportTameForPeer(dir: string, classifier: LayersClassifie
   }
   const flat = new Float32Array(offset);
   chunks.reduce((at, c) => (flat.set(c, at), at + c.length), 0);
-  const layers = tame.taps.map((tap) => classifier.spec.taps.find((t) => t.name === tap)!.layer);
   writeFileSync(join(dir, 'tame.json'), JSON.stringify({ layers, side: tame.attention.side, weights: entries }));
   writeFileSync(join(dir, 'tame.bin'), Buffer.from(flat.buffer));
-  const predicted = tf.tidy(() => tf.argMax(classifier.logits(x), 1).toInt() as tf.Tensor1D);
+  const predicted = tf.tidy(() => tf.argMax(tame.classifier.logits(x), 1).toInt() as tf.Tensor1D);
   const maps = await tame.explainer('tame').explain(x, predicted);
   writeFileSync(join(dir, 'tame_maps.bin'), Buffer.from((maps.dataSync() as Float32Array).slice().buffer));
   tf.dispose([predicted, maps]);
@@ -223,7 +234,7 @@ export interface TorchPeerOutput {
   maxLogitDiff: number;
   /** With TAME workloads: max |map difference| of the head's maps for the predicted classes. */
   maxTameMapDiff?: number;
-  workloads: Record<string, { seconds: number; images: number }>;
+  workloads: Record<string, { seconds: number; images: number; peakRss: number }>;
 }
 
 /** Runs torch_peer.py on an exported directory and returns what it printed. */
@@ -278,7 +289,7 @@ export async function runPeerBench(options: { quick: boolean; log: (line: string
           budget,
           workloads: plan.workloads,
         });
-        if (tame) await exportTameForPeer(dir, classifier, tame, x);
+        if (tame) await exportTameForPeer(dir, tame, kerasLayersOf(classifier, tame.taps), x);
         options.log(`  peer: ${plan.backbone.type} in PyTorch (${threads} thread) ...`);
         peer = runTorchPeer(dir);
         result.peer.torch = peer!.torch;
@@ -295,7 +306,7 @@ export async function runPeerBench(options: { quick: boolean; log: (line: string
     }
     for (const w of plan.workloads) {
       options.log(`  peer: ${w.name} in Gaze ...`);
-      const seconds = await gazeSeconds(classifier, w, data!, dataset.info, repeats, tame);
+      const { value: seconds, peakRss } = await withPeakRss(() => gazeSeconds(classifier, w, data!, dataset.info, repeats, tame));
       const peerSeconds = peer?.workloads[w.name]?.seconds;
       let cpuSeconds: number | undefined;
       if (w.kind === 'forward') {
@@ -304,7 +315,16 @@ export async function runPeerBench(options: { quick: boolean; log: (line: string
         cpuSeconds = await timed(() => tf.tidy(() => void classifier.logits(x).dataSync()), 1);
         await initBackend(backend);
       }
-      result.results.push({ workload: w.name, images: w.images ?? batch, gazeSeconds: seconds, cpuSeconds, peerSeconds, ratio: peerSeconds ? seconds / peerSeconds : undefined });
+      result.results.push({
+        workload: w.name,
+        images: w.images ?? batch,
+        gazeSeconds: seconds,
+        cpuSeconds,
+        peerSeconds,
+        ratio: peerSeconds ? seconds / peerSeconds : undefined,
+        gazePeakRss: peakRss,
+        peerPeakRss: peer?.workloads[w.name]?.peakRss,
+      });
     }
     tame?.dispose();
     classifier.dispose();
@@ -347,11 +367,16 @@ export function formatPeerBench(b: PeerBench): string {
   if (!b.peer.available) lines.push(`  peer skipped: ${b.peer.why}`);
   else lines.push(`  same network: max |logit difference| ${Object.entries(b.peer.maxLogitDiff).map(([k, v]) => `${k} ${v.toExponential(1)}`).join(', ')}`);
   const width = Math.max(...b.results.map((r) => r.workload.length), 8);
-  lines.push(`  ${'workload'.padEnd(width)}  images  gaze ms/call  torch ms/call  gaze/torch  tfjs-cpu ms/call`);
+  lines.push(`  ${'workload'.padEnd(width)}  images  gaze ms/call  torch ms/call  gaze/torch  gaze peak MiB  torch peak MiB  tfjs-cpu ms/call`);
   const ms = (s: number | undefined) => (s === undefined || Number.isNaN(s) ? '-' : (s * 1000).toFixed(1));
+  const mib = (bytes: number | undefined) => (bytes === undefined || !bytes ? '-' : (bytes / MIB).toFixed(0));
   for (const r of b.results) {
     const ratio = r.ratio === undefined ? '-' : r.ratio.toFixed(2);
-    lines.push(`  ${r.workload.padEnd(width)}  ${String(r.images).padStart(6)}  ${ms(r.gazeSeconds).padStart(12)}  ${ms(r.peerSeconds).padStart(13)}  ${ratio.padStart(10)}  ${ms(r.cpuSeconds).padStart(16)}`);
+    lines.push(
+      `  ${r.workload.padEnd(width)}  ${String(r.images).padStart(6)}  ${ms(r.gazeSeconds).padStart(12)}  ${ms(r.peerSeconds).padStart(13)}  ${ratio.padStart(10)}` +
+        `  ${mib(r.gazePeakRss).padStart(13)}  ${mib(r.peerPeakRss).padStart(14)}  ${ms(r.cpuSeconds).padStart(16)}`,
+    );
   }
+  if (!rssPeakIsPerWorkload()) lines.push('  (peak memory: the process peak so far; this system would not reset the high-water mark per workload)');
   return lines.join('\n');
 }

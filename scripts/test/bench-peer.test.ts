@@ -7,7 +7,7 @@ import { initBackend, tf } from '@gaze/engine';
 import { createClassifier, type LayersClassifier } from '@gaze/models';
 import { describe, expect, it } from 'vitest';
 import { TameConfig, TameHead } from '@gaze/head-tame';
-import { exportForPeer, exportTameForPeer, runTorchPeer } from '../bench/peer.js';
+import { exportForPeer, exportTameForPeer, kerasLayersOf, runTorchPeer } from '../bench/peer.js';
 
 // The PyTorch peer must be the same network as Gaze's, or its timings compare nothing. Needs
 // Debian's python3 with torch: skipped with the install command where it is missing, unless
@@ -45,7 +45,7 @@ describe.skipIf(SKIP)('the PyTorch peer (scripts/bench/peer/torch_peer.py)', () 
         // A TAME head on it (after one training step, so batch norm and weights are not at their start).
         const tame = new TameHead(classifier, TameConfig.parse({}), { seed: 2, where: 'test' });
         await tame.trainStep(batch!, { lr: 0.05 });
-        await exportTameForPeer(dir, classifier, tame, batch!.images);
+        await exportTameForPeer(dir, tame, kerasLayersOf(classifier, tame.taps), batch!.images);
         tame.dispose();
         const out = runTorchPeer(dir);
         expect(out.maxLogitDiff, backbone.type).toBeLessThan(1e-4);

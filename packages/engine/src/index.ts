@@ -23,6 +23,7 @@ export { Rng, currentSeed, hash32, rng, seed, unseed } from './seed.js';
 export { resize } from './ops/resize.js';
 export { gaussianBlur, gaussianKernel1d, type BlurOptions } from './ops/gaussian-blur.js';
 export { normalizePerSample } from './ops/normalize.js';
+export { conv2dBiasActivation, type ConvBiasActivationArgs } from './ops/conv-bias-activation.js';
 export { recoverDirAtomic, removeAtomicDebris, writeDirAtomic, writeFileAtomic } from './io/atomic-write.js';
 export { SAFE_NAME, SAFE_NAME_RULE, pathInside } from './io/safe-path.js';
 export { NpyWriter, decodeNpy, encodeNpy, halfToFloat, readNpy, writeNpy, type NpyArray } from './io/npy.js';

@@ -165,6 +165,24 @@ def timed(fn, repeats, warmup=1):
     return times[len(times) // 2]
 
 
+def reset_peak_rss():
+    """Resets Linux's resident high-water mark (VmHWM) to the current RSS, as scripts/bench/memory.ts does."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+
+
+def peak_rss():
+    """Bytes: the resident high-water mark since the last reset_peak_rss."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
 def minmax(m):
     lo = m.flatten(1).min(1)[0].view(-1, 1, 1)
     hi = m.flatten(1).max(1)[0].view(-1, 1, 1)
@@ -333,6 +351,7 @@ def main():
     repeats = task["repeats"]
     for workload in task["workloads"]:
         kind = workload["kind"]
+        reset_peak_rss()
         if kind == "train-step":
             params = list(net.params.values())
             optimizer = torch.optim.Adam(params, lr=1e-3, eps=1e-7)
@@ -385,6 +404,7 @@ def main():
             out["workloads"][workload["name"]] = {"seconds": seconds, "images": x.shape[0]}
         else:
             raise ValueError(f"unknown workload kind {kind}")
+        out["workloads"][workload["name"]]["peakRss"] = peak_rss()
     print(json.dumps(out))
 
 

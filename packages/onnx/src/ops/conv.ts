@@ -1,4 +1,4 @@
-import { tf } from '@gaze/engine';
+import { conv2dBiasActivation, tf } from '@gaze/engine';
 import { hostSlice, type HostTensor } from '../runtime/host-tensor.js';
 import { NHWC, device, hostToTensor, inLayout, type Value } from '../runtime/value.js';
 import { activate, type Attributes, type FusedActivation, type OpContext, type OpImpl } from './op.js';
@@ -83,7 +83,12 @@ export function convNhwc(x: tf.Tensor4D, filters: readonly tf.Tensor4D[], g: Con
   const strides: [number, number] = subsample ? [1, 1] : g.strides;
   const finish = (y: tf.Tensor4D) => (subsample ? tf.stridedSlice(y, [0, 0, 0, 0], y.shape, [1, g.strides[0], g.strides[1], 1]) as tf.Tensor4D : y);
   const pad = tfPad(g.pads);
-  if (g.kind === 'dense') return finish(tf.fused.conv2d({ x, filter: filters[0], strides, pad, dilations: g.dilations, bias, activation }));
+  if (g.kind === 'dense') {
+    // Under a gradient tape, conv2dBiasActivation computes only the gradients asked for (the input's alone for
+    // TAME or saliency through the frozen network), where tfjs's fused conv computes the filter's too.
+    if (activation === 'linear' || activation === 'relu') return finish(conv2dBiasActivation({ x, filter: filters[0], strides, pad, dilations: g.dilations, bias, activation }));
+    return finish(tf.fused.conv2d({ x, filter: filters[0], strides, pad, dilations: g.dilations, bias, activation }));
+  }
   if (g.kind === 'depthwise' && typeof pad === 'number') return finish(tf.fused.depthwiseConv2d({ x, filter: filters[0], strides, pad, dilations: g.dilations, bias, activation }));
   const raw =
     g.kind === 'depthwise'
