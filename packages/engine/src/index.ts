@@ -15,7 +15,7 @@ export {
   type BackendRequest,
   type RequestSource,
 } from './backend.js';
-export { gpuDevicePresent } from './webgpu.js';
+export { gpuDevicePresent, provideWebgpuModules } from './webgpu.js';
 export { NotInstalledError, importOptional } from './optional-import.js';
 export { locateWasmFiles, WASM_BINARIES, type WasmFiles } from './wasm/locate-wasm-files.js';
 export { ENGINE_KERNELS, NATIVE_KERNELS, engineKernelsFor, nativeKernelStatus, registerEngineKernels, type EngineKernel } from './kernels/register.js';

@@ -34,11 +34,27 @@ export function gpuDevicePresent(): boolean {
 
 let registered: string | undefined;
 
+interface WebgpuModules {
+  dawn: DawnModule;
+  backend: { WebGPUBackend: new (device: unknown, info?: unknown) => tf.KernelBackend };
+}
+
+let provided: WebgpuModules | undefined;
+
+/**
+ * Hands the engine the two WebGPU packages, already imported: a bundle (scripts/gpu/bundle.sh)
+ * compiles tfjs-backend-webgpu onto its own copy of tfjs, where importing it by name at run time
+ * would load a second tfjs whose kernel registry the engine never sees.
+ */
+export function provideWebgpuModules(modules: WebgpuModules): void {
+  provided = modules;
+}
+
 /** Finds a WebGPU adapter through Dawn and registers tfjs's `webgpu` backend on it; returns the adapter's description. */
 export async function registerWebgpuBackend(): Promise<string> {
   if (registered) return registered;
-  const dawn = await importOptional<DawnModule>('webgpu');
-  const backend = await importOptional<{ WebGPUBackend: new (device: unknown, info?: unknown) => tf.KernelBackend }>('@tensorflow/tfjs-backend-webgpu');
+  const dawn = provided?.dawn ?? (await importOptional<DawnModule>('webgpu'));
+  const backend = provided?.backend ?? (await importOptional<WebgpuModules['backend']>('@tensorflow/tfjs-backend-webgpu'));
   // The WebGPU constants (GPUBufferUsage, GPUMapMode, ...) the backend reads as globals.
   for (const [name, value] of Object.entries(dawn.globals)) if (!(name in globalThis)) Object.assign(globalThis, { [name]: value });
   const adapter = await dawn.create([]).requestAdapter({ powerPreference: 'high-performance' });

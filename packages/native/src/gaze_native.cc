@@ -4,7 +4,7 @@
 // Each function takes the tensors as Float32Arrays and the geometry as one Int32Array:
 //   [B, H, W, Ci,  KH, KW, Co,  Ho, Wo,  strideH, strideW,  padTop, padLeft, padBottom, padRight,
 //    dilationH, dilationW,  flags]        flags bit 0: ReLU after the bias (forward only)
-// conv2dForward(geom, x, w, bias | null, out)      out = relu?(conv(x, w) + bias)
+// conv2dForward(geom, x, w, bias | null, out[, addend])   out = relu?(conv(x, w) + bias [+ addend])
 // conv2dBackwardData(geom, dy, w, dx)              dx = d conv / d x applied to dy
 // conv2dBackwardWeights(geom, x, dy, dw)           dw = d conv / d w applied to dy
 // maxPoolBackward(geom, x, dy, dx)                 dx = gradient of max pooling (ties: oneDNN's pick)
@@ -66,16 +66,16 @@ struct Geometry {
   }
 };
 
-dnnl::convolution_forward::primitive_desc forwardPd(const Geometry &g, bool bias, bool relu) {
+// With `add`, the output's own shape is added after the bias (a residual connection), before the ReLU.
+dnnl::convolution_forward::primitive_desc forwardPd(const Geometry &g, bool bias, bool relu, bool add) {
   auto biasMd = bias ? memory::desc({g.co}, dt::f32, tag::x) : memory::desc();
   dnnl::convolution_forward::desc d(prop_kind::forward_training, algorithm::convolution_direct, g.src(), g.weightsAny(), biasMd, g.dst(),
                                     g.strides(), g.dilations(), g.padL(), g.padR());
   dnnl::primitive_attr attr;
-  if (relu) {
-    dnnl::post_ops ops;
-    ops.append_eltwise(1.f, algorithm::eltwise_relu, 0.f, 0.f);
-    attr.set_post_ops(ops);
-  }
+  dnnl::post_ops ops;
+  if (add) ops.append_binary(algorithm::binary_add, g.dst());
+  if (relu) ops.append_eltwise(1.f, algorithm::eltwise_relu, 0.f, 0.f);
+  attr.set_post_ops(ops);
   return dnnl::convolution_forward::primitive_desc(d, attr, cpu());
 }
 
@@ -182,30 +182,33 @@ memory weightsFor(const memory::desc &chosen, const memory::desc &hwio, float *d
 }
 
 napi_value Conv2dForward(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value args[5];
+  size_t argc = 6;
+  napi_value args[6];
   napi_get_cb_info(env, info, &argc, args, nullptr, nullptr);
   Geometry g;
-  if (throwIf(env, argc != 5 || !readGeometry(env, args[0], &g), "conv2dForward(geometry Int32Array(18), x, w, bias|null, out)")) return nullptr;
-  size_t nx, nw, nb = 0, no;
+  if (throwIf(env, (argc != 5 && argc != 6) || !readGeometry(env, args[0], &g), "conv2dForward(geometry Int32Array(18), x, w, bias|null, out[, addend])")) return nullptr;
+  size_t nx, nw, nb = 0, no, na = 0;
   float *x = floatData(env, args[1], &nx), *w = floatData(env, args[2], &nw), *out = floatData(env, args[4], &no);
   bool hasBias = !isNull(env, args[3]);
   float *bias = hasBias ? floatData(env, args[3], &nb) : nullptr;
-  if (throwIf(env, !x || !w || !out || (hasBias && !bias), "conv2dForward: x, w, out (and bias) must be Float32Arrays")) return nullptr;
+  bool hasAddend = argc == 6 && !isNull(env, args[5]);
+  float *addend = hasAddend ? floatData(env, args[5], &na) : nullptr;
+  if (throwIf(env, !x || !w || !out || (hasBias && !bias) || (hasAddend && !addend), "conv2dForward: x, w, out (and bias, addend) must be Float32Arrays")) return nullptr;
   if (throwIf(env, nx != size_t(g.b) * g.h * g.w * g.ci || nw != size_t(g.kh) * g.kw * g.ci * g.co || no != size_t(g.b) * g.ho * g.wo * g.co ||
-                       (hasBias && nb != size_t(g.co)),
+                       (hasBias && nb != size_t(g.co)) || (hasAddend && na != no),
               "conv2dForward: array lengths do not match the geometry"))
     return nullptr;
   return guarded(env, [&] {
     bool relu = g.flags & 1;
-    auto &entry = forwards[g.key("fwd", hasBias)];
+    auto &entry = forwards[g.key(hasAddend ? "fwd+add" : "fwd", hasBias)];
     if (!entry) {
-      auto pd = forwardPd(g, hasBias, relu);
+      auto pd = forwardPd(g, hasBias, relu, hasAddend);
       entry.reset(new Forward{pd, dnnl::convolution_forward(pd)});
     }
     memory weights = weightsFor(entry->pd.weights_desc(), g.weightsHwio(), w);
     std::unordered_map<int, memory> io{{DNNL_ARG_SRC, memory(g.src(), cpu(), x)}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, memory(g.dst(), cpu(), out)}};
     if (hasBias) io.insert({DNNL_ARG_BIAS, memory(memory::desc({g.co}, dt::f32, tag::x), cpu(), bias)});
+    if (hasAddend) io.insert({DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, memory(g.dst(), cpu(), addend)});
     entry->prim.execute(stream(), io);
     stream().wait();
   });
@@ -220,7 +223,7 @@ napi_value Conv2dBackwardData(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
     auto &entry = backwardData[g.key("bwd-data", false)];
     if (!entry) {
-      auto hint = forwardPd(g, false, false);
+      auto hint = forwardPd(g, false, false, false);
       dnnl::convolution_backward_data::desc d(algorithm::convolution_direct, g.src(), g.weightsAny(), g.dst(), g.strides(), g.dilations(), g.padL(), g.padR());
       dnnl::convolution_backward_data::primitive_desc pd(d, cpu(), hint);
       entry.reset(new BackwardData{pd, dnnl::convolution_backward_data(pd)});
@@ -240,7 +243,7 @@ napi_value Conv2dBackwardWeights(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
     auto &entry = backwardWeights[g.key("bwd-weights", false)];
     if (!entry) {
-      auto hint = forwardPd(g, false, false);
+      auto hint = forwardPd(g, false, false, false);
       dnnl::convolution_backward_weights::desc d(algorithm::convolution_direct, g.src(), g.weightsAny(), g.dst(), g.strides(), g.dilations(), g.padL(), g.padR());
       dnnl::convolution_backward_weights::primitive_desc pd(d, cpu(), hint);
       entry.reset(new BackwardWeights{pd, dnnl::convolution_backward_weights(pd)});

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
  * padBottom, padRight, dilationH, dilationW, flags] (flags bit 0: ReLU after the bias).
  */
 export interface NativeKernels {
-  conv2dForward(geometry: Int32Array, x: Float32Array, w: Float32Array, bias: Float32Array | null, out: Float32Array): void;
+  conv2dForward(geometry: Int32Array, x: Float32Array, w: Float32Array, bias: Float32Array | null, out: Float32Array, addend?: Float32Array | null): void;
   conv2dBackwardData(geometry: Int32Array, dy: Float32Array, w: Float32Array, dx: Float32Array): void;
   conv2dBackwardWeights(geometry: Int32Array, x: Float32Array, dy: Float32Array, dw: Float32Array): void;
   /** Max-pooling gradient; geometry Int32Array(14): [B, H, W, C, KH, KW, Ho, Wo, strideH, strideW, padTop, padLeft, padBottom, padRight]. */

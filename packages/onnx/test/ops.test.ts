@@ -122,6 +122,50 @@ describe('Conv', () => {
     expect(Math.min(...out)).toBe(0);
     program.dispose();
   });
+
+  it('a residual Add (and the Relu after it) is fused into the Conv computed after the other term, in either operand order', () => {
+    // y = relu(conv_b(x) + conv_a(x)): conv_a runs first, so the Add joins conv_b, the later one.
+    const wa = nchw([3, 4, 1, 1], (i) => noise(i, 5));
+    const wb = nchw([3, 4, 3, 3], (i) => noise(i, 6));
+    const bias = { shape: [3], data: Float32Array.from({ length: 3 }, (_, i) => noise(i, 7)) };
+    for (const order of [['b', 'a'], ['a', 'b']]) {
+      const spec: ModelSpec = {
+        inputs: [{ name: 'x', shape: x.shape }],
+        outputs: [{ name: 'y' }],
+        nodes: [
+          { op: 'Conv', inputs: ['x', 'wa'], outputs: ['a'] },
+          { op: 'Conv', inputs: ['x', 'wb', 'bias'], outputs: ['b'], attrs: { pads: { ints: [1, 1, 1, 1] } } },
+          { op: 'Add', inputs: order, outputs: ['s'] },
+          { op: 'Relu', inputs: ['s'], outputs: ['y'] },
+        ],
+        initializers: [
+          { name: 'wa', dims: wa.shape, data: wa.data },
+          { name: 'wb', dims: wb.shape, data: wb.data },
+          { name: 'bias', dims: bias.shape, data: bias.data },
+        ],
+      };
+      const program = new OnnxProgram(readOnnxModel(writeModel(join(root, `residual-${order.join('')}.onnx`), spec)));
+      program.fuse(new Set());
+      expect(program.fusedAddCount(), order.join('+')).toBe(1);
+      expect(program.fusedCount(), order.join('+')).toBe(1);
+      const input = tf.tensor(x.data, x.shape);
+      const out = tf.tidy(() => logical(program.run(new Map([['x', device(input)]]), ['y']).get('y') as ReturnType<typeof device>).dataSync());
+      const a = convReference(x, wa, undefined, { strides: [1, 1], pads: [0, 0, 0, 0], dilations: [1, 1], group: 1 });
+      const b = convReference(x, wb, bias.data, { strides: [1, 1], pads: [1, 1, 1, 1], dilations: [1, 1], group: 1 });
+      expect(maxDiff(out, a.data.map((v, i) => Math.max(v + b.data[i], 0))), order.join('+')).toBeLessThan(1e-5);
+      // The gradient to the input flows through both terms: the fused kernel's gradient against the unfused ops'.
+      const fused = tf.grad((t: tf.Tensor) => tf.sum(logical(program.run(new Map([['x', device(t)]]), ['y']).get('y') as ReturnType<typeof device>)))(input);
+      program.fuse(new Set(['s']));
+      expect(program.fusedAddCount()).toBe(1);
+      expect(program.fusedCount()).toBe(0);
+      program.fuse(new Set(['b']));
+      expect(program.fusedAddCount()).toBe(0);
+      const unfused = tf.grad((t: tf.Tensor) => tf.sum(logical(program.run(new Map([['x', device(t)]]), ['y']).get('y') as ReturnType<typeof device>)))(input);
+      expect(maxDiff(fused.dataSync(), unfused.dataSync())).toBeLessThan(1e-5);
+      tf.dispose([input, fused, unfused]);
+      program.dispose();
+    }
+  });
 });
 
 describe('pooling', () => {

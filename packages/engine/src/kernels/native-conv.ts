@@ -16,13 +16,16 @@ type ConvInfo = ReturnType<typeof convInfoFromAttrs>;
 
 /**
  * Bottom/right padding as the output size implies it (oneDNN checks the sizes add up; tfjs's
- * numeric padding can list more than the last window reaches).
+ * numeric padding can list more than the last window reaches). Where the last window stops short
+ * of the input's end (a strided 'valid' convolution: a 1x1 stride-2 one over an even size skips
+ * the last row), 0: oneDNN floors the division in its check as tfjs does, and those rows are read
+ * by no window (their gradient is 0).
  */
-function farPadding(info: ConvInfo): { bottom: number; right: number } {
+export function farPadding(info: ConvInfo): { bottom: number; right: number } {
   const { top, left } = info.padInfo;
   return {
-    bottom: (info.outHeight - 1) * info.strideHeight + (info.filterHeight - 1) * info.dilationHeight + 1 - info.inHeight - top,
-    right: (info.outWidth - 1) * info.strideWidth + (info.filterWidth - 1) * info.dilationWidth + 1 - info.inWidth - left,
+    bottom: Math.max(0, (info.outHeight - 1) * info.strideHeight + (info.filterHeight - 1) * info.dilationHeight + 1 - info.inHeight - top),
+    right: Math.max(0, (info.outWidth - 1) * info.strideWidth + (info.filterWidth - 1) * info.dilationWidth + 1 - info.inWidth - left),
   };
 }
 
@@ -63,6 +66,31 @@ export function nativeConvForward(native: NativeKernels, fallback: Body, fused: 
     // Views after the allocation, which may grow the heap.
     native.conv2dForward(geometry(info, activation === 'relu' ? 1 : 0), heapFloats(backend, x), heapFloats(backend, filter), bias ? heapFloats(backend, bias) : null, heapFloats(backend, out));
     return out;
+  };
+}
+
+/** The kernel name of relu?(conv2d(x, filter) + bias + addend) in one oneDNN pass (engine op conv2dBiasActivation's `add`). */
+export const CONV_ADD_KERNEL = 'GazeConv2DBiasAddActivation';
+
+/**
+ * conv2d + bias + a residual term + ReLU as one oneDNN convolution with post-ops, on the wasm
+ * heap. It has no fallback of its own: conv2dBiasActivation calls it only for what it covers
+ * (NHWC float32, bias [Co] or none, an addend of the output's shape, no dilation).
+ */
+export function nativeConvAddForward(native: NativeKernels): Body {
+  return (args) => {
+    const { inputs, attrs } = args;
+    const backend = args.backend as unknown as WasmLike;
+    const { x, filter, bias, addend } = inputs;
+    const info = convInfoFromAttrs(x.shape, filter.shape, attrs, { dilations: true });
+    const relu = attrs.activation === 'relu';
+    const out = [info.batchSize, info.outHeight, info.outWidth, info.outChannels];
+    if (!supported(info, attrs, x.dtype, filter.dtype, addend.dtype) || addend.shape.join() !== out.join() || (bias && (bias.shape.join() !== String(info.outChannels) || bias.dtype !== 'float32'))) {
+      throw new Error(`${CONV_ADD_KERNEL}: unsupported call (x [${x.shape}], filter [${filter.shape}], addend [${addend.shape}])`);
+    }
+    const y = backend.makeOutput(out, 'float32');
+    native.conv2dForward(geometry(info, relu ? 1 : 0), heapFloats(backend, x), heapFloats(backend, filter), bias ? heapFloats(backend, bias) : null, heapFloats(backend, y), heapFloats(backend, addend));
+    return y;
   };
 }
 

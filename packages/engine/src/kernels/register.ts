@@ -9,7 +9,7 @@ import type { KernelArgs } from './kernel-io.js';
 import { maxPoolGrad } from './max-pool-grad.js';
 import { registerNativeBatchNorm, useNativeBatchNormInLayers } from './native-batch-norm.js';
 import { BINARY_OPS, nativeBatchMatMul, nativeBinary, nativeMaxPool, nativeResizeBilinear, nativeRelu, nativeSum, registerNativeReluGradient } from './native-elementwise.js';
-import { nativeBatchNormInference, nativeConvBackwardData, nativeConvBackwardWeights, nativeConvForward, nativeMaxPoolBackward } from './native-conv.js';
+import { CONV_ADD_KERNEL, nativeBatchNormInference, nativeConvAddForward, nativeConvBackwardData, nativeConvBackwardWeights, nativeConvForward, nativeMaxPoolBackward } from './native-conv.js';
 import { loadNative } from '@gaze/native';
 import { resizeBilinearGrad } from './resize-bilinear-grad.js';
 import { resizeNearestNeighborGrad } from './resize-nearest-neighbor-grad.js';
@@ -75,7 +75,7 @@ let nativeRegistered = false;
 export function nativeKernelStatus(): { active: boolean; detail: string } {
   const native = loadNative();
   if (!native.ok) return { active: false, detail: native.why };
-  return { active: nativeRegistered, detail: `oneDNN ${native.version}: ${NATIVE_KERNELS.join(', ')}, ReLU's gradient, training-mode batch norm` };
+  return { active: nativeRegistered, detail: `oneDNN ${native.version}: ${NATIVE_KERNELS.join(', ')}, ReLU's gradient, training-mode batch norm, conv + residual add` };
 }
 
 function registerNativeKernels(): void {
@@ -107,6 +107,7 @@ function registerNativeKernels(): void {
     tf.unregisterKernel(name, 'wasm');
     tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: bodies[name](fallback) as unknown as tf.KernelFunc, setupFunc: existing.setupFunc, disposeFunc: existing.disposeFunc });
   }
+  tf.registerKernel({ kernelName: CONV_ADD_KERNEL, backendName: 'wasm', kernelFunc: nativeConvAddForward(native.kernels) as unknown as tf.KernelFunc });
   registerNativeBatchNorm(native.kernels);
   registerNativeReluGradient(native.kernels);
   useNativeBatchNormInLayers();

@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { conv2dBiasActivation, initBackend, tf } from '../../src/index.js';
+import { conv2dBiasActivation, initBackend, nativeKernelStatus, tf } from '../../src/index.js';
 import { relativeError, runOn, tensor } from '../helpers/backends.js';
+
+await initBackend('wasm');
+// The one-kernel check needs the oneDNN addon; skipped where it is not built, unless GAZE_REQUIRE_NATIVE=1 (CI).
+const NO_NATIVE = !nativeKernelStatus().active && process.env.GAZE_REQUIRE_NATIVE !== '1';
 
 type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
 const CASES: { name: string; x: number[]; f: number[]; strides: number; pad: Pad; activation: 'linear' | 'relu' }[] = [
@@ -37,6 +41,36 @@ describe('conv2dBiasActivation', () => {
       });
     }
   }
+
+  for (const backend of ['cpu', 'wasm'] as const) {
+    for (const activation of ['linear', 'relu'] as const) {
+      it(`${backend}: with a residual term (${activation}): the output and the gradients of x, filter, bias and the term match the unfused ops'`, async () => {
+        const shapes = { x: [2, 8, 8, 4], f: [1, 1, 4, 6], add: [2, 4, 4, 6] };
+        const compute = (fused: boolean) => () => {
+          const [x, f, b, a] = [tensor(shapes.x, 1), tensor(shapes.f, 2), tensor([6], 3), tensor(shapes.add, 5)];
+          const forward = (x: tf.Tensor, f: tf.Tensor, b: tf.Tensor, a: tf.Tensor) => {
+            if (fused) return conv2dBiasActivation({ x: x as tf.Tensor4D, filter: f as tf.Tensor4D, bias: b, add: a as tf.Tensor4D, strides: 2, pad: 'valid', activation });
+            const z = tf.add(tf.add(tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, 2, 'valid'), b), a);
+            return activation === 'relu' ? tf.relu(z) : z;
+          };
+          const weights = tensor(shapes.add, 4);
+          const grads = tf.grads((x: tf.Tensor, f: tf.Tensor, b: tf.Tensor, a: tf.Tensor) => tf.sum(tf.mul(forward(x, f, b, a), weights)))([x, f, b, a]);
+          return [forward(x, f, b, a), ...grads];
+        };
+        const expected = await runOn('cpu', compute(false));
+        const got = await runOn(backend, compute(true));
+        for (let i = 0; i < 5; i++) expect(relativeError(got[i], expected[i])).toBeLessThan(1e-5);
+      });
+    }
+  }
+
+  it.skipIf(NO_NATIVE)('wasm: a residual term runs as one kernel (the oneDNN addon), not a conv, an add and a ReLU', async () => {
+    await initBackend('wasm');
+    const [x, f, a] = [tensor([1, 6, 6, 3], 1) as tf.Tensor4D, tensor([3, 3, 3, 4], 2) as tf.Tensor4D, tensor([1, 6, 6, 4], 5) as tf.Tensor4D];
+    const profile = await tf.profile(() => conv2dBiasActivation({ x, filter: f, add: a, strides: 1, pad: 'same', activation: 'relu' }));
+    expect(profile.kernels.map((k) => k.name)).toEqual(['GazeConv2DBiasAddActivation']);
+    tf.dispose([x, f, a, profile.result as tf.Tensor]);
+  });
 
   it('forwards equal tf.fused.conv2d outside a tape', async () => {
     await initBackend('wasm');

@@ -1,6 +1,6 @@
 import { conv2dBiasActivation, tf } from '@gaze/engine';
 import { hostSlice, type HostTensor } from '../runtime/host-tensor.js';
-import { NHWC, device, hostToTensor, inLayout, type Value } from '../runtime/value.js';
+import { NHWC, device, hostToTensor, inLayout, type DeviceValue, type Value } from '../runtime/value.js';
 import { activate, type Attributes, type FusedActivation, type OpContext, type OpImpl } from './op.js';
 
 /** [top, left, bottom, right] padding of a 2-D window op (Conv, MaxPool, AveragePool) from `pads` or `auto_pad`. */
@@ -78,7 +78,7 @@ export function convFilters(w: HostTensor, g: ConvGeometry): tf.Tensor4D[] {
  * fused activation. Grouped convolutions run group by group; strides and dilations both above 1
  * run at stride 1 and subsample (tfjs convolves with one or the other).
  */
-export function convNhwc(x: tf.Tensor4D, filters: readonly tf.Tensor4D[], g: ConvGeometry, bias?: tf.Tensor, activation: 'linear' | FusedActivation = 'linear'): tf.Tensor4D {
+export function convNhwc(x: tf.Tensor4D, filters: readonly tf.Tensor4D[], g: ConvGeometry, bias?: tf.Tensor, activation: 'linear' | FusedActivation = 'linear', add?: tf.Tensor4D): tf.Tensor4D {
   const subsample = g.strides.some((s) => s > 1) && g.dilations.some((d) => d > 1);
   const strides: [number, number] = subsample ? [1, 1] : g.strides;
   const finish = (y: tf.Tensor4D) => (subsample ? tf.stridedSlice(y, [0, 0, 0, 0], y.shape, [1, g.strides[0], g.strides[1], 1]) as tf.Tensor4D : y);
@@ -86,9 +86,10 @@ export function convNhwc(x: tf.Tensor4D, filters: readonly tf.Tensor4D[], g: Con
   if (g.kind === 'dense') {
     // Under a gradient tape, conv2dBiasActivation computes only the gradients asked for (the input's alone for
     // TAME or saliency through the frozen network), where tfjs's fused conv computes the filter's too.
-    if (activation === 'linear' || activation === 'relu') return finish(conv2dBiasActivation({ x, filter: filters[0], strides, pad, dilations: g.dilations, bias, activation }));
-    return finish(tf.fused.conv2d({ x, filter: filters[0], strides, pad, dilations: g.dilations, bias, activation }));
+    if ((activation === 'linear' || activation === 'relu') && !subsample) return conv2dBiasActivation({ x, filter: filters[0], strides, pad, dilations: g.dilations, bias, activation, add });
+    if (!add) return finish(tf.fused.conv2d({ x, filter: filters[0], strides, pad, dilations: g.dilations, bias, activation }));
   }
+  if (add) return activate(tf.add(convNhwc(x, filters, g, bias), add), activation) as tf.Tensor4D;
   if (g.kind === 'depthwise' && typeof pad === 'number') return finish(tf.fused.depthwiseConv2d({ x, filter: filters[0], strides, pad, dilations: g.dilations, bias, activation }));
   const raw =
     g.kind === 'depthwise'
@@ -114,7 +115,8 @@ function conv(ctx: OpContext): Value[] {
   const filters = Array.from({ length: g.kind === 'grouped' ? g.group : 1 }, (_, k) => ctx.prepared(`filter/${k}`, () => (built ??= convFilters(w, g))[k]) as tf.Tensor4D);
   const biasHost = ctx.optionalHost(2);
   const bias = biasHost ? ctx.prepared('bias', () => hostToTensor(biasHost)) : undefined;
-  return [device(convNhwc(xs, filters, g, bias, ctx.fusedActivation), [...NHWC])];
+  const addend = ctx.fusedAddend ? (inLayout(ctx.fusedAddend as DeviceValue, NHWC) as tf.Tensor4D) : undefined;
+  return [device(convNhwc(xs, filters, g, bias, ctx.fusedActivation, addend), [...NHWC])];
 }
 
 function groupSlice(w: HostTensor, g: number, perGroup: number): HostTensor {

@@ -62,6 +62,8 @@ export interface OpContext {
   training: boolean;
   /** An activation the planner fused into this Conv/Gemm (the program then skips its Relu/Clip node). */
   fusedActivation?: FusedActivation;
+  /** A residual term the planner fused into this Conv: added to its product before the activation. */
+  fusedAddend?: Value;
   /** Input i as a host array; a GazeError when it is computed by the network (the op needs it known at load). */
   host(i: number): HostTensor;
   /** Input i as a host array, or undefined when the optional input is absent. */

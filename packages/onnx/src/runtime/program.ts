@@ -37,7 +37,10 @@ export class OnnxProgram {
   /** Conv/Gemm node index -> the activation it applies for the Relu/Clip after it. */
   private readonly fused = new Map<number, FusedActivation>();
   /** The Relu/Clip nodes folded into the node before them: their output is their input. */
-  private readonly passThrough = new Set<number>();
+  /** Nodes fused into the one before them, by index: which of their inputs is their output. */
+  private readonly passThrough = new Map<number, number>();
+  /** Conv nodes with a residual Add fused in, by index: the value they add to their product. */
+  private readonly addends = new Map<number, string>();
   private readonly preparedByNode = new Map<number, Map<string, tf.Tensor>>();
   private readonly constants = new Map<HostTensor['data'], Map<string, tf.Tensor>>();
   private readonly cachedTensors = new Set<tf.Tensor>();
@@ -83,24 +86,48 @@ export class OnnxProgram {
   }
 
   /**
-   * Fuses each Relu / Clip(0,6) into the Conv or Gemm before it when nothing else reads the
-   * product and it is not in `keep` (values that must stay observable, such as taps).
+   * Fuses each residual Add into the Conv that computes one of its terms, when the other term is
+   * computed before that Conv (one pass instead of the convolution, the sum and the ReLU's), and
+   * each Relu / Clip(0,6) into the Conv, Gemm or fused Add before it; only where nothing else
+   * reads the intermediate value and it is not in `keep` (values that must stay observable, such
+   * as taps).
    */
   fuse(keep: ReadonlySet<string>): void {
     this.fused.clear();
     this.passThrough.clear();
+    this.addends.clear();
     const outputs = new Set(this.graph.outputs.map((o) => o.name));
+    const inputs = new Set(this.graph.inputs.map((i) => i.name));
+    const private_ = (value: string) => (this.readers.get(value) ?? []).length === 1 && !keep.has(value) && !outputs.has(value);
     for (const node of this.nodes) {
       if (node.opType !== 'Conv' && node.opType !== 'Gemm') continue;
-      const out = node.outputs[0];
-      const readers = this.readers.get(out) ?? [];
-      if (readers.length !== 1 || keep.has(out) || outputs.has(out)) continue;
-      const activation = fusableActivation(readers[0], (i) => this.statics.get(i));
+      let out = node.outputs[0];
+      if (!private_(out)) continue;
+      let reader = this.readers.get(out)![0];
+      if (node.opType === 'Conv' && reader.opType === 'Add' && reader.inputs.length === 2) {
+        const term = reader.inputs[0] === out ? 0 : 1;
+        const other = reader.inputs[1 - term];
+        // The other term must exist when the Conv runs, and come from the image (a constant would broadcast).
+        const ready = other !== out && !this.statics.has(other) && (inputs.has(other) || (this.producer.get(other)?.index ?? Infinity) < node.index);
+        if (ready) {
+          this.addends.set(node.index, other);
+          this.passThrough.set(reader.index, term);
+          out = reader.outputs[0];
+          if (!private_(out)) continue;
+          reader = this.readers.get(out)![0];
+        }
+      }
+      const activation = fusableActivation(reader, (i) => this.statics.get(i));
       if (activation) {
         this.fused.set(node.index, activation);
-        this.passThrough.add(readers[0].index);
+        this.passThrough.set(reader.index, 0);
       }
     }
+  }
+
+  /** How many residual Adds are fused into the Conv before them. */
+  fusedAddCount(): number {
+    return this.addends.size;
   }
 
   /** How many activations are fused into the node before them. */
@@ -198,7 +225,9 @@ export class OnnxProgram {
     }
     for (const node of plan) {
       const nodeInputs = node.inputs.map((i) => (i ? (values.get(i) ?? this.staticValueOf(i)) : undefined));
-      let outputs = this.passThrough.has(node.index) ? [nodeInputs[0]!] : this.execute(node, nodeInputs, options.training ?? false);
+      const through = this.passThrough.get(node.index);
+      const addend = this.addends.get(node.index);
+      let outputs = through !== undefined ? [nodeInputs[through]!] : this.execute(node, nodeInputs, options.training ?? false, addend === undefined ? undefined : values.get(addend));
       if (substitute?.needsComputed) {
         const at = node.outputs.indexOf(substitute.name);
         if (at >= 0) {
@@ -299,7 +328,7 @@ export class OnnxProgram {
     return plan;
   }
 
-  private execute(node: OnnxNode, inputs: (Value | undefined)[], training: boolean): Value[] {
+  private execute(node: OnnxNode, inputs: (Value | undefined)[], training: boolean, addend?: Value): Value[] {
     const impl = OPS[node.opType];
     const attrs = this.attributes[node.index];
     const allHost = inputs.every((v) => v === undefined || v.kind === 'host');
@@ -308,7 +337,7 @@ export class OnnxProgram {
         return this.runHost(node, inputs.map((v) => (v?.kind === 'host' ? v.t : undefined))).map((t) => ({ kind: 'host', t }));
       }
       if (!impl.device) throw new GazeError(`node '${node.name}' (${node.opType}) needs inputs known at load, but one is computed from the image`, { where: this.graph.file, hint: 'export the model with a fixed input size, or simplify it (onnxsim) so this op is folded' });
-      const ctx = this.context(node, attrs, inputs, training);
+      const ctx = this.context(node, attrs, inputs, training, addend);
       let outputs: Value[] = [];
       tf.tidy(() => {
         outputs = impl.device!(ctx);
@@ -320,7 +349,7 @@ export class OnnxProgram {
     }
   }
 
-  private context(node: OnnxNode, attrs: Attributes, inputs: (Value | undefined)[], training: boolean): OpContext {
+  private context(node: OnnxNode, attrs: Attributes, inputs: (Value | undefined)[], training: boolean, addend?: Value): OpContext {
     const hostInput = (i: number): HostTensor | undefined => {
       const v = inputs[i];
       if (v === undefined) return undefined;
@@ -339,6 +368,7 @@ export class OnnxProgram {
       inputs,
       training,
       fusedActivation: this.fused.get(node.index),
+      fusedAddend: addend,
       host: (i) => {
         const t = hostInput(i);
         if (!t) throw new GazeError(`node '${node.name}' (${node.opType}) lacks its input ${i}`, { where: this.graph.file, hint: 'the file is damaged; export the model again' });
