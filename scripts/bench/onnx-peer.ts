@@ -8,7 +8,7 @@ import { createExplainer } from '@gaze/explainers';
 import { TameConfig, TameHead } from '@gaze/head-tame';
 import { loadOnnxClassifier, type OnnxClassifier } from '@gaze/onnx';
 import { withPeakRss } from './memory.js';
-import { exportTameForPeer, type PeerResult } from './peer.js';
+import { PYTHON, exportTameForPeer, type PeerResult } from './peer.js';
 import { timed, timingBudget } from './timed.js';
 
 /**
@@ -18,7 +18,6 @@ import { timed, timingBudget } from './timed.js';
  * match PyTorch's, and its TAME maps the peer's, or the timings compare two networks.
  */
 
-const PYTHON = '/usr/bin/python3';
 const SCRIPT = fileURLToPath(new URL('./peer/torch_onnx_peer.py', import.meta.url));
 const IDENTITY = { scale: 1, mean: [0], std: [1], channelOrder: 'rgb' as const };
 
@@ -71,7 +70,7 @@ interface Loaded {
   tame?: TameHead;
 }
 
-export async function runOnnxPeer(options: { models?: OnnxPeerModel[]; threads: number; repeats: number; log: (line: string) => void }): Promise<OnnxPeerOutput> {
+export async function runOnnxPeer(options: { models?: OnnxPeerModel[]; threads: number; device?: 'cpu' | 'cuda'; repeats: number; log: (line: string) => void }): Promise<OnnxPeerOutput> {
   const models = options.models ?? ONNX_PEER_MODELS;
   const dir = mkdtempSync(join(tmpdir(), 'gaze-onnx-peer-'));
   const loaded: Loaded[] = [];
@@ -102,9 +101,10 @@ export async function runOnnxPeer(options: { models?: OnnxPeerModel[]; threads: 
         await exportTameForPeer(folder, entry.tame, m.tameLayers, x);
       }
     }
-    options.log(`  peer: timing in PyTorch (${options.threads} threads; RISE with ${models.find((m) => m.rise)?.rise?.n ?? 0} masks takes minutes) ...`);
+    options.log(`  peer: timing in PyTorch (${options.device === 'cuda' ? 'CUDA' : `${options.threads} threads`}; RISE with ${models.find((m) => m.rise)?.rise?.n ?? 0} masks takes minutes) ...`);
     const task = {
       threads: options.threads,
+      device: options.device ?? 'cpu',
       repeats: options.repeats,
       budget: timingBudget(),
       models: models.map((m) => ({ model: m.model, batch: m.batch, camLayer: m.camLayer, tame: m.tameLayers !== undefined, rise: m.rise })),

@@ -1,4 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
+import { cpus } from 'node:os';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +12,7 @@ import { TameConfig, TameHead } from '@gaze/head-tame';
 import { createClassifier, type LayersClassifier } from '@gaze/models';
 import { benchLoader, LOADER_CASES } from './data.js';
 import { MIB, rssPeakIsPerWorkload, withPeakRss } from './memory.js';
-import { runOnnxPeer } from './onnx-peer.js';
+import { runOnnxPeer, type OnnxPeerModel } from './onnx-peer.js';
 import { FULL_BUDGET, QUICK_BUDGET, setTimingBudget, timed } from './timed.js';
 
 /**
@@ -23,7 +24,8 @@ import { FULL_BUDGET, QUICK_BUDGET, setTimingBudget, timed } from './timed.js';
  * when that fails.
  */
 
-const PYTHON = '/usr/bin/python3';
+/** Debian's python3, where python3-torch imports; GAZE_PEER_PYTHON names another (the GPU machine's PyTorch). */
+export const PYTHON = process.env.GAZE_PEER_PYTHON ?? '/usr/bin/python3';
 const PEER_SCRIPT = fileURLToPath(new URL('./peer/torch_peer.py', import.meta.url));
 const LOADER_SCRIPT = fileURLToPath(new URL('./peer/torch_loader.py', import.meta.url));
 const FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
@@ -63,6 +65,8 @@ export interface PeerBench {
   mode: 'quick' | 'full';
   backend: string;
   threads: number;
+  /** Where PyTorch ran: 'cpu', or 'cuda' against webgpu. */
+  peerDevice: 'cpu' | 'cuda';
   peer: { available: boolean; why?: string; torch?: string; maxLogitDiff: Record<string, number> };
   size: number;
   batch: number;
@@ -242,13 +246,26 @@ export function runTorchPeer(dir: string): TorchPeerOutput {
   return JSON.parse(execFileSync(PYTHON, [PEER_SCRIPT, dir], { encoding: 'utf8', maxBuffer: 16 << 20 }));
 }
 
-export async function runPeerBench(options: { quick: boolean; log: (line: string) => void }): Promise<PeerBench> {
-  const backend = 'wasm';
+export interface PeerBenchOptions {
+  quick: boolean;
+  log: (line: string) => void;
+  /** Gaze's backend: wasm (with the oneDNN addon where it is built) here; webgpu on a GPU machine (scripts/gpu). */
+  backend?: 'wasm' | 'webgpu';
+  /** PyTorch's device: 'cuda' against webgpu. */
+  peerDevice?: 'cpu' | 'cuda';
+  /** The 224 px workloads (full mode; default ONNX_PEER_MODELS). */
+  onnxModels?: OnnxPeerModel[];
+}
+
+export async function runPeerBench(options: PeerBenchOptions): Promise<PeerBench> {
+  const backend = options.backend ?? 'wasm';
+  const device = options.peerDevice ?? 'cpu';
+  const onCpu = backend === 'wasm';
   await initBackend(backend);
   // wasm runs one thread in Node; with the oneDNN addon the convolutions use its pool (every core,
   // OMP_NUM_THREADS or --threads), so the peer gets as many.
   const native = nativeKernelStatus();
-  const threads = native.active ? (nativeThreads().threads ?? 1) : 1;
+  const threads = onCpu && native.active ? (nativeThreads().threads ?? 1) : onCpu ? 1 : cpus().length;
   const size = options.quick ? 32 : 64;
   const batch = options.quick ? 8 : 32;
   const repeats = options.quick ? 3 : 11;
@@ -258,7 +275,8 @@ export async function runPeerBench(options: { quick: boolean; log: (line: string
   const result: PeerBench = {
     name: 'peer',
     mode: options.quick ? 'quick' : 'full',
-    backend: native.active ? `${backend} + ${native.detail}` : backend,
+    backend: onCpu && native.active ? `${backend} + ${native.detail}` : backend,
+    peerDevice: device,
     threads,
     peer: { available: torch.ok, why: torch.why, maxLogitDiff: {} },
     size,
@@ -284,6 +302,7 @@ export async function runPeerBench(options: { quick: boolean; log: (line: string
           mean: classifier.spec.preprocess.mean,
           std: classifier.spec.preprocess.std,
           threads,
+          device,
           camLayer,
           repeats,
           budget,
@@ -309,7 +328,7 @@ export async function runPeerBench(options: { quick: boolean; log: (line: string
       const { value: seconds, peakRss } = await withPeakRss(() => gazeSeconds(classifier, w, data!, dataset.info, repeats, tame));
       const peerSeconds = peer?.workloads[w.name]?.seconds;
       let cpuSeconds: number | undefined;
-      if (w.kind === 'forward') {
+      if (w.kind === 'forward' && onCpu) {
         options.log(`  peer: ${w.name} on the tfjs CPU backend (the floor) ...`);
         await initBackend('cpu');
         cpuSeconds = await timed(() => tf.tidy(() => void classifier.logits(x).dataSync()), 1);
@@ -330,10 +349,11 @@ export async function runPeerBench(options: { quick: boolean; log: (line: string
     classifier.dispose();
   }
   disposeBatch(data!);
-  result.results.push(await loaderWorkload(options.quick, torch.ok, threads, options.log));
-  // Paper scale: torchvision models through ONNX at 224 px (full runs only: a minute or two).
+  // The data loader reads files on the CPU: a GPU run leaves it out.
+  if (onCpu) result.results.push(await loaderWorkload(options.quick, torch.ok, threads, options.log));
+  // Paper scale: torchvision models through ONNX at 224 px (full runs only: RISE with 4000 masks takes minutes).
   if (torch.ok && !options.quick) {
-    const onnx = await runOnnxPeer({ threads, repeats: 5, log: options.log });
+    const onnx = await runOnnxPeer({ models: options.onnxModels, threads, device, repeats: 5, log: options.log });
     for (const [label, diff] of Object.entries(onnx.logitDiff)) result.peer.maxLogitDiff[`${label} (onnx, relative)`] = diff;
     result.results.push(...onnx.results);
   }
@@ -362,6 +382,7 @@ async function loaderWorkload(quick: boolean, torchOk: boolean, threads: number,
 export function formatPeerBench(b: PeerBench): string {
   const lines = [
     `Gaze vs PyTorch (${b.mode}): ${b.size}x${b.size}x3 shapes, batch ${b.batch}, Gaze on ${b.backend}; ${b.threads} thread(s) each` +
+      (b.peerDevice === 'cpu' ? '' : `, PyTorch on ${b.peerDevice}`) +
       (b.peer.available ? `, torch ${b.peer.torch}` : ''),
   ];
   if (!b.peer.available) lines.push(`  peer skipped: ${b.peer.why}`);

@@ -1,11 +1,10 @@
 #!/usr/bin/env bash
 # Runs on the GPU machine from the folder scripts/gpu/bundle.sh wrote (it also runs here, where
-# it stops at the GPU check). Unpacks gaze.tar.xz, then checks that WebGPU comes up on Dawn and
-# prints the adapter, or says why it did not and exits 3.
-# Still to come (issue 21): the GPU benchmark itself (train steps, Grad-CAM, RISE,
-# deletion/insertion at 64 px b32, ResNet-50 224 px b16 on webgpu against PyTorch CUDA, written to
-# bench/results-gpu.json); and the engine must import tfjs-backend-webgpu statically so esbuild
-# bundles it onto the bundle's one tfjs instance (today it is imported by name at run time).
+# it stops at the GPU check). Unpacks gaze.tar.xz, checks that WebGPU comes up on Dawn and prints
+# the adapter (or says why it did not and exits 3), then runs the GPU benchmark
+# (scripts/gpu/bench-entry.ts: Gaze on webgpu against PyTorch on CUDA, same networks and weights)
+# and writes its figures to $OUT/results-gpu.json (OUT: the device tool's output folder, else this
+# folder). BENCH_ARGS (e.g. --quick) go to the benchmark.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
@@ -24,3 +23,21 @@ if [ "$status" != "available" ]; then
   exit 3
 fi
 echo "WebGPU: $detail"
+
+# PyTorch with CUDA: the first python3 that has it.
+python=""
+for candidate in python3 /usr/bin/python3 /usr/local/bin/python3; do
+  if command -v "$candidate" >/dev/null && "$candidate" -c 'import torch, torchvision, numpy; assert torch.cuda.is_available()' 2>/dev/null; then
+    python=$(command -v "$candidate")
+    break
+  fi
+done
+if [ -z "$python" ]; then
+  echo "no python3 here imports torch and torchvision with CUDA: the PyTorch side cannot run" >&2
+  exit 4
+fi
+echo "PyTorch: $("$python" -c 'import torch; print(torch.__version__, torch.cuda.get_device_name(0))') ($python)"
+results="${OUT:-$here}/results-gpu.json"
+cd "$work/app"
+GAZE_PEER_PYTHON="$python" "$node" gaze-bench.mjs --json "$results" ${BENCH_ARGS:-}
+echo "GPU figures: $results"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Packs what the GPU machine needs into OUT (default gpu-bundle/, ignored by git): it has CUDA,
 # PyTorch and Vulkan but no Node and no network, and takes a working tree of at most 64 MiB.
-#   OUT/gaze.tar.xz  the CLI and every package bundled by esbuild into app/gaze.mjs, beside the
+#   OUT/gaze.tar.xz  the CLI and every package bundled by esbuild into app/gaze.mjs, the GPU
+#                    benchmark into app/gaze-bench.mjs (with its PyTorch side in app/peer/), beside the
 #                    packages that cannot be bundled (tfjs's wasm binaries, sharp and its libvips,
 #                    the webgpu package with only its linux-x64 dawn.node) and this machine's
 #                    Node binary, all xz-compressed
@@ -17,17 +18,26 @@ trap 'rm -rf "$stage"' EXIT
 app="$stage/app"
 mkdir -p "$app/node_modules/@tensorflow" "$app/node_modules/@img" "$app/bin"
 
-echo "bundling the CLI with esbuild ..."
-npx esbuild scripts/gpu/entry.ts --bundle --platform=node --format=esm --target=node20 \
-  --conditions=@gaze/source --outfile="$app/gaze.mjs" --log-level=warning \
-  --external:sharp --external:webgpu --external:'*.node' --external:@tensorflow/tfjs-backend-wasm \
-  --external:@tensorflow/tfjs-node --external:@tensorflow/tfjs-node-gpu --external:@tensorflow/tfjs-backend-webgpu \
-  --banner:js="import { createRequire as __gazeRequire } from 'node:module'; const require = __gazeRequire(import.meta.url);"
+# tfjs's WebGPU backend is bundled (webgpu-modules.ts hands it to the engine); the webgpu package
+# (Dawn's native addon) and the other native or file-reading packages stay beside the bundle.
+bundle() {
+  npx esbuild "$1" --bundle --platform=node --format=esm --target=node20 \
+    --conditions=@gaze/source --outfile="$2" --log-level=warning \
+    --external:sharp --external:webgpu --external:'*.node' --external:@tensorflow/tfjs-backend-wasm \
+    --external:@tensorflow/tfjs-node --external:@tensorflow/tfjs-node-gpu \
+    --banner:js="import { createRequire as __gazeRequire } from 'node:module'; const require = __gazeRequire(import.meta.url);"
+}
+echo "bundling the CLI and the GPU benchmark with esbuild ..."
+bundle scripts/gpu/entry.ts "$app/gaze.mjs"
+bundle scripts/gpu/bench-entry.ts "$app/gaze-bench.mjs"
+# The PyTorch side of the benchmark, where the bundled peer code looks for it (next to the module).
+mkdir -p "$app/peer"
+cp scripts/bench/peer/*.py "$app/peer/"
 
 echo "copying the packages esbuild leaves out ..."
 # tfjs's wasm backend resolves its .wasm files next to its own package.json.
 cp -r node_modules/@tensorflow/tfjs-backend-wasm "$app/node_modules/@tensorflow/"
-for pkg in tfjs-backend-webgpu tfjs-core tfjs-backend-cpu; do
+for pkg in tfjs-core tfjs-backend-cpu; do
   [ -d "node_modules/@tensorflow/$pkg" ] && cp -r "node_modules/@tensorflow/$pkg" "$app/node_modules/@tensorflow/"
 done
 cp -r node_modules/sharp "$app/node_modules/"

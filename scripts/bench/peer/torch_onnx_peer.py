@@ -10,8 +10,9 @@ as is) and its logits (logits.npy). The TypeScript side then loads the .onnx fil
 logits and, for TAME, writes its head's weights (tame.json, tame.bin, as torch_peer.py reads
 them) and maps (tame_maps.bin).
 
-time: reads DIR/task.json ({threads, repeats, budget, models: [{model, batch, camLayer?, tame?,
-rise?: {n, cells, p, batchSize}}]}), rebuilds each model from the same seed and times, in eval
+time: reads DIR/task.json ({threads, repeats, budget, device?, models: [{model, batch, camLayer?,
+tame?, rise?: {n, cells, p, batchSize}}]}), rebuilds each model from the same seed (on the CPU,
+then moved to the device: 'cpu' or 'cuda') and times, in eval
 mode, with no autograd where none is needed:
   forward   model(x)
   gradcam   a forward hook on camLayer, d(top logit)/d(activation) by autograd.grad, channel
@@ -35,10 +36,14 @@ import torch.nn.functional as F
 import torchvision
 
 # this script's folder is on sys.path when it runs
-from torch_peer import BUDGET, Tame, peak_rss, reset_peak_rss, rise, rise_masks, tame_inference, tame_train_step, timed
+from torch_peer import BUDGET, Tame, peak_rss, reset_peak_rss, rise, rise_masks, tame_inference, tame_train_step, timed, use_device
 
 
 def build(name):
+    """The seeded model, built on the CPU (the same weights on every device), then moved to the default device."""
+    device = torch.empty(0).device
+    if device.type != "cpu":
+        torch.set_default_device("cpu")
     torch.manual_seed(0)
     generator = torch.Generator().manual_seed(0)
     model = getattr(torchvision.models, name)().eval()
@@ -46,7 +51,9 @@ def build(name):
         if isinstance(m, torch.nn.BatchNorm2d):
             m.running_mean.uniform_(-0.1, 0.1, generator=generator)
             m.running_var.uniform_(0.5, 1.5, generator=generator)
-    return model, generator
+    if device.type != "cpu":
+        torch.set_default_device(device)
+    return model.to(device), generator
 
 
 class Hooked:
@@ -72,8 +79,11 @@ def export(out, specs):
         folder = os.path.join(out, name)
         os.makedirs(folder, exist_ok=True)
         x = torch.rand(int(batch), 3, 224, 224, generator=generator)
-        torch.onnx.export(model, x[:1], os.path.join(folder, "model.onnx"), opset_version=13, input_names=["input"],
-                          output_names=["logits"], dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
+        options = dict(opset_version=13, input_names=["input"], output_names=["logits"], dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
+        try:  # torch >= 2.5 defaults to the dynamo exporter (it needs onnxscript): ask for the TorchScript one
+            torch.onnx.export(model, x[:1], os.path.join(folder, "model.onnx"), dynamo=False, **options)
+        except TypeError:  # torch < 2.5 has only that one, and no `dynamo` argument
+            torch.onnx.export(model, x[:1], os.path.join(folder, "model.onnx"), **options)
         np.save(os.path.join(folder, "input.npy"), x.numpy())
         with torch.no_grad():
             np.save(os.path.join(folder, "logits.npy"), model(x).numpy())
@@ -103,6 +113,7 @@ def time_all(out):
         task = json.load(f)
     torch.set_num_threads(task["threads"])
     BUDGET.update(task["budget"])  # the TypeScript side's timing budget
+    use_device(task.get("device", "cpu"))
     repeats = task["repeats"]
     result = {"torch": torch.__version__, "threads": torch.get_num_threads(), "workloads": {}, "maxTameMapDiff": {}}
     for spec in task["models"]:
@@ -121,7 +132,7 @@ def time_all(out):
             with torch.no_grad():
                 predicted = model(x).argmax(1)
             gaze_maps = np.fromfile(os.path.join(folder, "tame_maps.bin"), dtype=np.float32)
-            maps = tame_inference(net, tame, x, predicted).numpy().ravel()
+            maps = tame_inference(net, tame, x, predicted).cpu().numpy().ravel()
             result["maxTameMapDiff"][name] = float(np.abs(maps - gaze_maps).max())
             # The backbone is frozen, as in the reference: no weight gradients.
             for p in model.parameters():

@@ -6,7 +6,8 @@ where DIR holds what the TypeScript side exported:
   model.json     the tfjs/Keras topology of the classifier (`LayersModel.toJSON`)
   weights.json   per layer: its weights' shapes and float32 offsets into weights.bin (tfjs layout)
   inputs.bin     the images, float32 NHWC in [0,1];  labels.bin: int32
-  task.json      preprocessing (mean, std), threads, the CAM tap's layer, and the workloads to time
+  task.json      preprocessing (mean, std), threads, the device ('cpu', or 'cuda' for the GPU
+                 benchmark), the CAM tap's layer, and the workloads to time
   tame_maps.bin  Gaze's TAME maps for the predicted classes, to check the peer's against
   tame.json, tame.bin   (with TAME workloads) the head's taps (layer names), map side, and its
                  weights by name: branch<i>/{kernel,bias,gamma,beta,movingMean,movingVariance},
@@ -143,6 +144,17 @@ class Network:
 
 BUDGET = {"warmupSeconds": 0.0, "measureSeconds": 0.0}
 MAX_CALLS = 500
+# Waits for the device's queued work; a no-op on the CPU, torch.cuda.synchronize on a GPU (use_device).
+SYNC = [lambda: None]
+
+
+def use_device(device):
+    """Runs everything after this on `device` ('cpu' or 'cuda'): new tensors land there by default
+    (torch >= 2.0) and timed() waits for the device after each call."""
+    if device == "cpu":
+        return
+    torch.set_default_device(device)
+    SYNC[0] = torch.cuda.synchronize
 
 
 def timed(fn, repeats, warmup=1):
@@ -152,12 +164,14 @@ def timed(fn, repeats, warmup=1):
     done = 0
     while done < warmup or (warmup > 0 and time.perf_counter() - start < BUDGET["warmupSeconds"]):
         fn()
+        SYNC[0]()
         done += 1
     times = []
     spent = 0.0
     while len(times) < repeats or (spent < BUDGET["measureSeconds"] and len(times) < MAX_CALLS):
         t0 = time.perf_counter()
         fn()
+        SYNC[0]()
         seconds = time.perf_counter() - t0
         times.append(seconds)
         spent += seconds
@@ -203,11 +217,12 @@ def gradcam(net, x, target, tap):
 def rise_masks(n, cells, p, h, w, generator):
     """RISE masks: cells x cells binary grids, upsampled bilinearly to (cells+1) cells, randomly shifted crops."""
     cell_h, cell_w = math.ceil(h / cells), math.ceil(w / cells)
-    grids = (torch.rand(n, 1, cells, cells, generator=generator) < p).float()
+    # Drawn on the CPU (the generator's device), then moved to the default device.
+    grids = (torch.rand(n, 1, cells, cells, generator=generator, device="cpu") < p).float()
     up = F.interpolate(grids, size=((cells + 1) * cell_h, (cells + 1) * cell_w), mode="bilinear", align_corners=False)
-    dy = torch.randint(0, cell_h, (n,), generator=generator)
-    dx = torch.randint(0, cell_w, (n,), generator=generator)
-    return torch.stack([up[i, 0, dy[i]: dy[i] + h, dx[i]: dx[i] + w] for i in range(n)])
+    dy = torch.randint(0, cell_h, (n,), generator=generator, device="cpu")
+    dx = torch.randint(0, cell_w, (n,), generator=generator, device="cpu")
+    return torch.stack([up[i, 0, dy[i]: dy[i] + h, dx[i]: dx[i] + w] for i in range(n)]).to(torch.empty(0).device)
 
 
 def rise(net, x, target, masks, p, rows):
@@ -335,18 +350,19 @@ def main():
     task, topology, weights, images, labels, gaze_logits = load(sys.argv[1])
     torch.set_num_threads(task["threads"])
     BUDGET.update(task.get("budget", {}))
+    use_device(task.get("device", "cpu"))
     torch.manual_seed(0)
     net = Network(topology, weights, task["mean"], task["std"])
     x = torch.tensor(images).permute(0, 3, 1, 2).contiguous()
     y = torch.tensor(labels, dtype=torch.long)
     out = {"torch": torch.__version__, "threads": torch.get_num_threads(), "workloads": {}}
     with torch.no_grad():
-        logits = net.forward(x)[0].numpy()
+        logits = net.forward(x)[0].cpu().numpy()
     out["maxLogitDiff"] = float(np.abs(logits - gaze_logits).max())
     if os.path.exists(os.path.join(sys.argv[1], "tame_maps.bin")):
         # The same head: its maps for the predicted classes must be Gaze's.
         gaze_maps = np.fromfile(os.path.join(sys.argv[1], "tame_maps.bin"), dtype=np.float32)
-        maps = tame_inference(net, Tame(sys.argv[1]), x, torch.tensor(logits).argmax(1)).numpy().ravel()
+        maps = tame_inference(net, Tame(sys.argv[1]), x, torch.tensor(logits).argmax(1)).cpu().numpy().ravel()
         out["maxTameMapDiff"] = float(np.abs(maps - gaze_maps).max())
     repeats = task["repeats"]
     for workload in task["workloads"]:
@@ -380,9 +396,11 @@ def main():
         elif kind == "deletion-insertion":
             xs, ys = x[: workload["images"]], y[: workload["images"]]
             maps = gradcam(net, xs, ys, task["camLayer"])
+            SYNC[0]()
             start = time.perf_counter()
             causal_auc(net, xs, ys, maps, workload["steps"], "deletion", workload["rows"])
             causal_auc(net, xs, ys, maps, workload["steps"], "insertion", workload["rows"])
+            SYNC[0]()
             out["workloads"][workload["name"]] = {"seconds": time.perf_counter() - start, "images": xs.shape[0]}
         elif kind in ("tame-train-step", "tame-inference"):
             tame = Tame(sys.argv[1])
