@@ -46,9 +46,10 @@ export function makeSplit(
 
   async function prepare(index: number, augment: boolean, seed: number): Promise<Item> {
     let item = await source.read(index);
+    const transforms = augment ? [...pipeline.transforms, ...pipeline.augment] : pipeline.transforms;
+    if (transforms.length === 0) return item; // no seeded generator to derive (a hash per example)
     const rng = new Rng(seed, `augment:${name}:${index}`);
-    for (const t of pipeline.transforms) item = t(item, rng);
-    if (augment) for (const t of pipeline.augment) item = t(item, rng);
+    for (const t of transforms) item = t(item, rng);
     return item;
   }
 

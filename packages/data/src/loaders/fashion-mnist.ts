@@ -66,13 +66,20 @@ function lazyFiles(dir: string, trainLabels: IdxArray, testLabels: IdxArray) {
   };
 }
 
+/** v / 255 for every byte value, as float32: a lookup instead of a division per pixel. */
+const UNIT = Float32Array.from({ length: 256 }, (_, v) => v / 255);
+
 /** One example as HWC float32 in [0,1], grey replicated over `channels`. */
 function toItem(id: string, pixels: Uint8Array, offset: number, label: number, channels: number): Item {
   const n = SIDE * SIDE;
   const image = new Float32Array(n * channels);
-  for (let p = 0; p < n; p++) {
-    const v = pixels[offset + p] / 255;
-    for (let c = 0; c < channels; c++) image[p * channels + c] = v;
+  if (channels === 1) {
+    for (let p = 0; p < n; p++) image[p] = UNIT[pixels[offset + p]];
+  } else {
+    for (let p = 0, o = 0; p < n; p++, o += channels) {
+      const v = UNIT[pixels[offset + p]];
+      for (let c = 0; c < channels; c++) image[o + c] = v;
+    }
   }
   return { id, height: SIDE, width: SIDE, channels, image, label };
 }
