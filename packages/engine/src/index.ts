@@ -38,5 +38,5 @@ export {
   saveLayersModel,
   saveWeightMap,
 } from './io/model-io.js';
-export { FusedAdam, FusedMomentum, hostValuesInPlace } from './optim/fused-optimizers.js';
+export { FusedAdam, FusedMomentum, hostValuesInPlace, type GradientAdjustment } from './optim/fused-optimizers.js';
 export { nativeThreads, setNativeThreads, type ThreadsReport } from './threads.js';

@@ -1,5 +1,6 @@
 import type { NativeKernels } from '@gaze/native';
 import { tf } from '../tf.js';
+import { hostValuesInPlace } from '../optim/fused-optimizers.js';
 import { heapFloats, type WasmLike } from './kernel-io.js';
 
 /**
@@ -97,10 +98,17 @@ export function useNativeBatchNormInLayers(): void {
       const [y, mean, variance] = batchNormTraining(input as tf.Tensor4D, this.gamma!.read() as tf.Tensor1D, this.beta!.read() as tf.Tensor1D, this.epsilon);
       const decay = 1 - this.momentum;
       for (const [variable, value] of [[this.movingMean, mean], [this.movingVariance, variance]] as const) {
-        tf.tidy(() => {
-          const current = variable.read();
-          variable.write(tf.sub(current, tf.mul(tf.sub(current, value), decay)));
-        });
+        const current = variable.read();
+        // In place, one pass over C values, where nothing else holds the buffer: tfjs's three ops
+        // (sub, mul, sub) in float32, each rounded as they round it, without their kernel calls.
+        const moving = hostValuesInPlace(current);
+        if (moving) {
+          const batch = heapFloats(tf.backend() as unknown as WasmLike, value);
+          const d = Math.fround(decay);
+          for (let i = 0; i < moving.length; i++) moving[i] = moving[i] - Math.fround(Math.fround(moving[i] - batch[i]) * d);
+          continue;
+        }
+        tf.tidy(() => variable.write(tf.sub(current, tf.mul(tf.sub(current, value), decay))));
       }
       return y;
     });

@@ -201,6 +201,14 @@ export class FusedAdam extends tf.Optimizer {
   }
 }
 
+/** How FusedMomentum.applyGradients adjusts one variable's gradient before the update. */
+export interface GradientAdjustment {
+  /** Multiplies the gradient (default 1). */
+  scale?: number;
+  /** Adds decay * value to it, after the scaling (default 0). */
+  decay?: number;
+}
+
 /** tf.train.momentum's update (heavy-ball or Nesterov), one pass per variable. */
 export class FusedMomentum extends tf.Optimizer {
   static get className(): string {
@@ -222,28 +230,41 @@ export class FusedMomentum extends tf.Optimizer {
     this.learningRate = lr;
   }
 
-  applyGradients(variableGradients: NamedGradients): void {
+  /**
+   * With `adjust`, each variable's gradient is first scaled and given coupled weight decay,
+   * g * scale + value * decay (each step rounded to float32, as tf.mul and tf.add would), in the
+   * same pass: a parameter-group schedule (TAME's biases at twice the rate, weights with decay)
+   * without two kernel calls per variable.
+   */
+  applyGradients(variableGradients: NamedGradients, adjust?: (name: string) => GradientAdjustment): void {
     const mu = f(this.momentum);
     const c = f(-this.learningRate);
-    gradientList(variableGradients).forEach(({ name, tensor: gradient }, i) => {
+    gradientList(variableGradients).forEach(({ name, tensor: raw }, i) => {
       const value = registered(name);
       this.accumulations[i] ??= zeroSlot(value, `${name}/momentum`);
-      if (gradient == null) return;
+      if (raw == null) return;
+      const { scale = 1, decay = 0 } = adjust?.(name) ?? {};
       const accumulation = this.accumulations[i].variable;
       const av = hostValuesInPlace(accumulation);
       if (av) {
-        const g = readValues(gradient);
+        const g = readValues(raw);
         const pv = readValues(value);
         const next = new Float32Array(g.length);
+        const [s, d] = [f(scale), f(decay)];
         for (let k = 0; k < g.length; k++) {
-          const a = f(f(mu * av[k]) + g[k]);
+          let gk = g[k];
+          if (scale !== 1) gk = f(gk * s);
+          if (decay !== 0) gk = f(gk + f(pv[k] * d));
+          const a = f(f(mu * av[k]) + gk);
           av[k] = a;
-          next[k] = this.useNesterov ? f(f(c * f(g[k] + f(a * mu))) + pv[k]) : f(f(c * a) + pv[k]);
+          next[k] = this.useNesterov ? f(f(c * f(gk + f(a * mu))) + pv[k]) : f(f(c * a) + pv[k]);
         }
         assignValues(value, next);
         return;
       }
       tf.tidy(() => {
+        let gradient = scale !== 1 ? tf.mul(raw, scale) : raw;
+        if (decay !== 0) gradient = tf.add(gradient, tf.mul(value, decay));
         const newAccumulation = tf.add(tf.mul(mu, accumulation), gradient);
         const newValue = this.useNesterov ? tf.add(tf.mul(c, tf.add(gradient, tf.mul(newAccumulation, mu))), value) : tf.add(tf.mul(c, newAccumulation), value);
         accumulation.assign(newAccumulation);

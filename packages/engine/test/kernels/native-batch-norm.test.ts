@@ -43,6 +43,16 @@ describe.skipIf(SKIP)('training-mode batch norm on oneDNN', () => {
     wasm.forEach((values, i) => expect(relativeError(values, cpu[i]), names[i]).toBeLessThan(2e-5));
   });
 
+  it('updates the moving statistics in place: a training call is the one batch-norm kernel', async () => {
+    await initBackend('wasm');
+    const layer = tf.layers.batchNormalization({ momentum: 0.9 });
+    const x = tensor([2, 3, 3, 4], 1);
+    layer.build(x.shape);
+    const profile = await tf.profile(() => layer.apply(x, { training: true }) as tf.Tensor);
+    expect(profile.kernels.map((k) => k.name)).toEqual(['GazeBatchNormTraining']);
+    tf.dispose([x, profile.result as tf.Tensor, ...layer.weights.map((w) => w.read())]);
+  });
+
   it.each([
     ['[C] parameters', [3, 5, 4, 6], [6], true],
     ['[1,1,1,C] parameters', [2, 4, 4, 5], [1, 1, 1, 5], true],

@@ -15,7 +15,10 @@ interface Run {
   state: { name: string; values: Float32Array }[];
 }
 
-async function train(make: () => tf.Optimizer, options: { shareBuffers?: boolean; steps?: number } = {}): Promise<Run> {
+/** TAME's parameter groups: the second variable at twice the rate, the others with coupled decay. */
+const ADJUST = (index: number) => (index === 1 ? { scale: 2 } : { decay: 5e-4 });
+
+async function train(make: () => tf.Optimizer, options: { shareBuffers?: boolean; steps?: number; adjust?: 'ops' | 'optimizer' } = {}): Promise<Run> {
   const optimizer = make();
   // Made in tidy, so the initial tensors are freed and the variables own their buffers, as layers' do.
   const vars = tf.tidy(() => SHAPES.map((shape, i) => tf.variable(tf.tensor(values(shape.reduce((a, b) => a * b, 1), i + 1), shape), true, `fused-test-${i}-${Math.random()}`)));
@@ -33,7 +36,17 @@ async function train(make: () => tf.Optimizer, options: { shareBuffers?: boolean
       grads[1].tensor.dispose();
       grads[1].tensor = tf.zerosLike(vars[1]); // a zero gradient (Adam's moments still decay)
     }
-    optimizer.applyGradients(grads);
+    if (options.adjust === 'optimizer') {
+      (optimizer as FusedMomentum).applyGradients(grads, (name) => ADJUST(vars.findIndex((v) => v.name === name)));
+    } else if (options.adjust === 'ops') {
+      // What the caller computed before: g * scale, or g + value * decay, as tensor ops.
+      const adjusted = grads.map(({ name, tensor }, i) => {
+        const { scale, decay } = ADJUST(i) as { scale?: number; decay?: number };
+        return { name, tensor: tf.tidy(() => (scale ? tf.mul(tensor, scale) : tf.add(tensor, tf.mul(vars[i], decay!)))) };
+      });
+      optimizer.applyGradients(adjusted);
+      tf.dispose(adjusted.map((g) => g.tensor));
+    } else optimizer.applyGradients(grads);
     tf.dispose(grads.map((g) => g.tensor));
     if (options.shareBuffers && step === 0) {
       const [iterations, ...slots] = await optimizer.getWeights();
@@ -86,6 +99,16 @@ describe.each(['wasm', 'cpu'] as const)('fused optimizers on %s', (backend) => {
       expectBitEqual(await train(() => new FusedMomentum(0.01, 0.9, nesterov)), reference);
       expectBitEqual(await train(() => new FusedMomentum(0.01, 0.9, nesterov), { shareBuffers: true }), reference);
     }
+  });
+
+  it("Momentum's gradient adjustment (a scale, coupled weight decay) equals the same tensor ops before tf.train.momentum, bit for bit", async () => {
+    const reference = await train(() => tf.train.momentum(0.01, 0.9, true), { adjust: 'ops' });
+    expectBitEqual(await train(() => new FusedMomentum(0.01, 0.9, true), { adjust: 'optimizer' }), reference);
+    expectBitEqual(await train(() => new FusedMomentum(0.01, 0.9, true), { adjust: 'optimizer', shareBuffers: true }), reference);
+    // The adjustment changed the result (guards against one that does nothing).
+    const plain = await train(() => new FusedMomentum(0.01, 0.9, true));
+    expect(plain.params[1]).not.toEqual(reference.params[1]);
+    expect(plain.params[0]).not.toEqual(reference.params[0]);
   });
 
   it('Adam takes the hand-computed first step and resumes from its saved state exactly', async () => {

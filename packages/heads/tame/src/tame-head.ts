@@ -90,16 +90,12 @@ export class TameHead implements Head {
         return loss.total;
       }, this.trainableWeights);
       parts.unshift(tf.keep(value));
-      // The reference's two parameter groups: weights with coupled weight decay, biases at twice the rate without.
+      // The reference's two parameter groups: weights with coupled weight decay, biases at twice
+      // the rate without (applied inside the optimizer's pass over each variable).
       const decay = this.config.train.weightDecay;
-      const adjusted = Object.fromEntries(
-        this.trainableWeights.map((v) => {
-          const g = grads[v.name];
-          return [v.name, this.attention.isBias(v) ? tf.mul(g, 2) : decay > 0 ? tf.add(g, tf.mul(v, decay)) : g];
-        }),
-      );
+      const biases = new Set(this.trainableWeights.filter((v) => this.attention.isBias(v)).map((v) => v.name));
       this.optimizer.setLearningRate(options.lr);
-      this.optimizer.applyGradients(adjusted);
+      this.optimizer.applyGradients(grads, (name) => (biases.has(name) ? { scale: 2 } : { decay }));
     });
     // One read-back for the four numbers (each dataSync waits for the step).
     const stacked = tf.stack(parts);
