@@ -16,23 +16,33 @@ type ConvInfo = ReturnType<typeof convInfoFromAttrs>;
 
 /**
  * Bottom/right padding as the output size implies it (oneDNN checks the sizes add up; tfjs's
- * numeric padding can list more than the last window reaches). Where the last window stops short
- * of the input's end (a strided 'valid' convolution: a 1x1 stride-2 one over an even size skips
- * the last row), 0: oneDNN floors the division in its check as tfjs does, and those rows are read
- * by no window (their gradient is 0).
+ * numeric padding can list more than the last window reaches). Negative where the last window
+ * stops short of the input's end (a strided 'valid' convolution: a 1x1 stride-2 one over an even
+ * size skips the last row).
  */
-export function farPadding(info: ConvInfo): { bottom: number; right: number } {
+function farPadding(info: ConvInfo): { bottom: number; right: number } {
   const { top, left } = info.padInfo;
   return {
-    bottom: Math.max(0, (info.outHeight - 1) * info.strideHeight + (info.filterHeight - 1) * info.dilationHeight + 1 - info.inHeight - top),
-    right: Math.max(0, (info.outWidth - 1) * info.strideWidth + (info.filterWidth - 1) * info.dilationWidth + 1 - info.inWidth - left),
+    bottom: (info.outHeight - 1) * info.strideHeight + (info.filterHeight - 1) * info.dilationHeight + 1 - info.inHeight - top,
+    right: (info.outWidth - 1) * info.strideWidth + (info.filterWidth - 1) * info.dilationWidth + 1 - info.inWidth - left,
   };
 }
 
-/** The 18-int geometry the addon reads (see @gaze/native). */
-function geometry(info: ConvInfo, flags: number): Int32Array {
-  const { top, left } = info.padInfo;
+/**
+ * The far padding a forward convolution hands oneDNN: 0 where it is negative, which oneDNN's size
+ * check accepts (it floors the division, as tfjs does) and which leaves the unread rows out. Only
+ * forward: oneDNN 2.6's backward kernels given such a geometry wrote out of bounds (a heap
+ * corruption seen in BR-NPA's tests), so the gradients keep the engine's kernels for it.
+ */
+function forwardFarPadding(info: ConvInfo): { bottom: number; right: number } {
   const { bottom, right } = farPadding(info);
+  return { bottom: Math.max(0, bottom), right: Math.max(0, right) };
+}
+
+/** The 18-int geometry the addon reads (see @gaze/native). */
+function geometry(info: ConvInfo, flags: number, far = farPadding(info)): Int32Array {
+  const { top, left } = info.padInfo;
+  const { bottom, right } = far;
   return Int32Array.from([
     info.batchSize, info.inHeight, info.inWidth, info.inChannels,
     info.filterHeight, info.filterWidth, info.outChannels,
@@ -41,9 +51,9 @@ function geometry(info: ConvInfo, flags: number): Int32Array {
   ]);
 }
 
-function supported(info: ConvInfo, attrs: Record<string, unknown>, ...dtypes: string[]): boolean {
+function supported(info: ConvInfo, attrs: Record<string, unknown>, far: { bottom: number; right: number }, ...dtypes: string[]): boolean {
   const { top, left } = info.padInfo;
-  const { bottom, right } = farPadding(info);
+  const { bottom, right } = far;
   return attrs.dataFormat !== 'NCHW' && dtypes.every((d) => d === 'float32') && Math.min(top, left, bottom, right) >= 0;
 }
 
@@ -59,12 +69,13 @@ export function nativeConvForward(native: NativeKernels, fallback: Body, fused: 
     const activation = fused ? ((attrs.activation as string | undefined) ?? 'linear') : 'linear';
     const info = convInfoFromAttrs(x.shape, filter.shape, attrs, { dilations: true });
     const biasOk = bias === undefined || (bias.shape.length === 1 && bias.shape[0] === info.outChannels && bias.dtype === 'float32');
-    if (!supported(info, attrs, x.dtype, filter.dtype) || !biasOk || (activation !== 'linear' && activation !== 'relu') || (fused && inputs.preluActivationWeights)) {
+    const far = forwardFarPadding(info);
+    if (!supported(info, attrs, far, x.dtype, filter.dtype) || !biasOk || (activation !== 'linear' && activation !== 'relu') || (fused && inputs.preluActivationWeights)) {
       return fallback(args);
     }
     const out = backend.makeOutput([info.batchSize, info.outHeight, info.outWidth, info.outChannels], 'float32');
     // Views after the allocation, which may grow the heap.
-    native.conv2dForward(geometry(info, activation === 'relu' ? 1 : 0), heapFloats(backend, x), heapFloats(backend, filter), bias ? heapFloats(backend, bias) : null, heapFloats(backend, out));
+    native.conv2dForward(geometry(info, activation === 'relu' ? 1 : 0, far), heapFloats(backend, x), heapFloats(backend, filter), bias ? heapFloats(backend, bias) : null, heapFloats(backend, out));
     return out;
   };
 }
@@ -85,11 +96,12 @@ export function nativeConvAddForward(native: NativeKernels): Body {
     const info = convInfoFromAttrs(x.shape, filter.shape, attrs, { dilations: true });
     const relu = attrs.activation === 'relu';
     const out = [info.batchSize, info.outHeight, info.outWidth, info.outChannels];
-    if (!supported(info, attrs, x.dtype, filter.dtype, addend.dtype) || addend.shape.join() !== out.join() || (bias && (bias.shape.join() !== String(info.outChannels) || bias.dtype !== 'float32'))) {
+    const far = forwardFarPadding(info);
+    if (!supported(info, attrs, far, x.dtype, filter.dtype, addend.dtype) || addend.shape.join() !== out.join() || (bias && (bias.shape.join() !== String(info.outChannels) || bias.dtype !== 'float32'))) {
       throw new Error(`${CONV_ADD_KERNEL}: unsupported call (x [${x.shape}], filter [${filter.shape}], addend [${addend.shape}])`);
     }
     const y = backend.makeOutput(out, 'float32');
-    native.conv2dForward(geometry(info, relu ? 1 : 0), heapFloats(backend, x), heapFloats(backend, filter), bias ? heapFloats(backend, bias) : null, heapFloats(backend, y), heapFloats(backend, addend));
+    native.conv2dForward(geometry(info, relu ? 1 : 0, far), heapFloats(backend, x), heapFloats(backend, filter), bias ? heapFloats(backend, bias) : null, heapFloats(backend, y), heapFloats(backend, addend));
     return y;
   };
 }
@@ -102,7 +114,7 @@ export function nativeConvBackwardData(native: NativeKernels, fallback: Body): B
     const { dy, filter } = inputs;
     const inputShape = attrs.inputShape as [number, number, number, number];
     const info = convInfoFromAttrs(inputShape, filter.shape, attrs);
-    if (!supported(info, attrs, dy.dtype, filter.dtype)) return fallback(args);
+    if (!supported(info, attrs, farPadding(info), dy.dtype, filter.dtype)) return fallback(args);
     const dx = backend.makeOutput([...inputShape], 'float32');
     native.conv2dBackwardData(geometry(info, 0), heapFloats(backend, dy), heapFloats(backend, filter), heapFloats(backend, dx));
     return dx;
@@ -117,7 +129,7 @@ export function nativeConvBackwardWeights(native: NativeKernels, fallback: Body)
     const { x, dy } = inputs;
     const filterShape = attrs.filterShape as [number, number, number, number];
     const info = convInfoFromAttrs(x.shape, filterShape, attrs);
-    if (!supported(info, attrs, x.dtype, dy.dtype)) return fallback(args);
+    if (!supported(info, attrs, farPadding(info), x.dtype, dy.dtype)) return fallback(args);
     const dw = backend.makeOutput([...filterShape], 'float32');
     native.conv2dBackwardWeights(geometry(info, 0), heapFloats(backend, x), heapFloats(backend, dy), heapFloats(backend, dw));
     return dw;
