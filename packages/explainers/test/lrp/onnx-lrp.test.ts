@@ -201,5 +201,6 @@ describe.skipIf(!TORCH && process.env.GAZE_REQUIRE_TORCH !== '1')('LRP on torchv
       tf.dispose([x, target, raw]);
       classifier.dispose();
     }
-  });
+    // Five PyTorch exports and 224 px LRP passes: 16 s alone, over 120 s beside the rest of the suite on two cores.
+  }, 300_000);
 });
