@@ -22,10 +22,8 @@ export interface ConvBiasActivationArgs {
   activation?: 'linear' | 'relu';
 }
 
-const registeredOn = new Set<string>();
-
 function ensureKernel(backendName: string): void {
-  if (registeredOn.has(backendName)) return;
+  if (tf.getKernel(KERNEL, backendName)) return;
   tf.registerKernel({
     kernelName: KERNEL,
     backendName,
@@ -35,10 +33,7 @@ function ensureKernel(backendName: string): void {
       return fused.kernelFunc(args);
     },
   });
-  registeredOn.add(backendName);
 }
-
-let gradientRegistered = false;
 
 /**
  * One closure per input, each run only when the tape needs that input's gradient: tfjs's fused
@@ -48,7 +43,7 @@ let gradientRegistered = false;
  * convolution, per layer.
  */
 function ensureGradient(): void {
-  if (gradientRegistered) return;
+  if (tf.getGradient(KERNEL)) return;
   for (const kernelName of [KERNEL, CONV_ADD_KERNEL]) {
     tf.registerGradient({
       kernelName,
@@ -77,7 +72,6 @@ function ensureGradient(): void {
       },
     });
   }
-  gradientRegistered = true;
 }
 
 /**

@@ -42,6 +42,8 @@ export class TameHead implements Head {
   readonly taps: string[];
   readonly attention: TameAttention;
   private readonly optimizer: FusedMomentum;
+  /** The head's bias variables (the reference's second parameter group). */
+  private readonly biasNames: Set<string>;
 
   constructor(
     readonly classifier: Classifier,
@@ -53,6 +55,7 @@ export class TameHead implements Head {
     const side = Math.min(inputs[0].shape[0], MAX_MAP_SIDE);
     this.attention = new TameAttention(inputs, classifier.numClasses, config.variant, side, context.seed);
     this.optimizer = new FusedMomentum(config.train.lr, config.train.momentum, true);
+    this.biasNames = new Set(this.trainableWeights.filter((v) => this.attention.isBias(v)).map((v) => v.name));
   }
 
   get trainableWeights(): tf.Variable[] {
@@ -93,9 +96,8 @@ export class TameHead implements Head {
       // The reference's two parameter groups: weights with coupled weight decay, biases at twice
       // the rate without (applied inside the optimizer's pass over each variable).
       const decay = this.config.train.weightDecay;
-      const biases = new Set(this.trainableWeights.filter((v) => this.attention.isBias(v)).map((v) => v.name));
       this.optimizer.setLearningRate(options.lr);
-      this.optimizer.applyGradients(grads, (name) => (biases.has(name) ? { scale: 2 } : { decay }));
+      this.optimizer.applyGradients(grads, (name) => (this.biasNames.has(name) ? { scale: 2 } : { decay }));
     });
     // One read-back for the four numbers (each dataSync waits for the step).
     const stacked = tf.stack(parts);

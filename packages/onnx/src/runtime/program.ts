@@ -36,7 +36,6 @@ export class OnnxProgram {
   private readonly readers = new Map<string, OnnxNode[]>();
   /** Conv/Gemm node index -> the activation it applies for the Relu/Clip after it. */
   private readonly fused = new Map<number, FusedActivation>();
-  /** The Relu/Clip nodes folded into the node before them: their output is their input. */
   /** Nodes fused into the one before them, by index: which of their inputs is their output. */
   private readonly passThrough = new Map<number, number>();
   /** Conv nodes with a residual Add fused in, by index: the value they add to their product. */
