@@ -1,7 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpus } from 'node:os';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createDataset, disposeBatch, sliceBatch, type Batch, type DatasetInfo } from '@gaze/data';
@@ -263,9 +262,10 @@ export async function runPeerBench(options: PeerBenchOptions): Promise<PeerBench
   const onCpu = backend === 'wasm';
   await initBackend(backend);
   // wasm runs one thread in Node; with the oneDNN addon the convolutions use its pool (every core,
-  // OMP_NUM_THREADS or --threads), so the peer gets as many.
+  // OMP_NUM_THREADS or --threads), so the peer gets as many. On a GPU the CPU threads hardly matter: all.
   const native = nativeKernelStatus();
-  const threads = onCpu && native.active ? (nativeThreads().threads ?? 1) : onCpu ? 1 : cpus().length;
+  const cpuThreads = native.active ? (nativeThreads().threads ?? 1) : 1;
+  const threads = onCpu ? cpuThreads : cpus().length;
   const size = options.quick ? 32 : 64;
   const batch = options.quick ? 8 : 32;
   const repeats = options.quick ? 3 : 11;
